@@ -1,0 +1,167 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"genmod/data"
+	"genmod/internal/engine"
+	"genmod/models"
+	"genmod/viz"
+)
+
+func newModelsCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "models",
+		Short:   "List the registered models",
+		Example: "  genmod models",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "NAME\tFAMILY\tDESCRIPTION")
+			for _, e := range models.List() {
+				fmt.Fprintf(w, "%s\t%s\t%s\n", e.Name, e.Family, e.Description)
+			}
+			return w.Flush()
+		},
+	}
+}
+
+func newDataCmd() *cobra.Command {
+	var preview, dataDir string
+	var seed int64
+	cmd := &cobra.Command{
+		Use:   "data [NAME]",
+		Short: "List datasets, or describe one (shape, counts, classes) and write a preview",
+		Example: `  genmod data                                  # list the datasets
+  genmod data fashion-mnist-mini --preview fm.png
+  genmod data moons --preview moons.png
+  genmod data images:./photos`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "NAME\tDESCRIPTION")
+				for _, n := range data.Names() {
+					fmt.Fprintf(w, "%s\t%s\n", n, data.Describe(n))
+				}
+				fmt.Fprintln(w, "images:DIR\tPNG/JPEG folder (one sub-folder per class gives labels)")
+				fmt.Fprintln(w, "npy:FILE\t2-D float array, one example per row")
+				fmt.Fprintln(w, "csv:FILE\tnumeric table, one example per row (optional header)")
+				return w.Flush()
+			}
+			tr, te, err := data.Load(args[0], data.LoadOptions{DataDir: dataDir, Seed: seed})
+			if err != nil {
+				return err
+			}
+			fmt.Printf("%s: %d train, %d test examples of shape %v\n", args[0], tr.Len(), te.Len(), tr.Shape)
+			lo, hi := valueRange(tr.X)
+			fmt.Printf("values in [%g, %g]\n", lo, hi)
+			if k := tr.NumClasses(); k > 0 {
+				counts := make([]int, k)
+				for _, y := range tr.Y {
+					counts[y]++
+				}
+				var parts []string
+				for i, c := range counts {
+					name := fmt.Sprint(i)
+					if i < len(tr.ClassNames) {
+						name = tr.ClassNames[i]
+					}
+					parts = append(parts, fmt.Sprintf("%d %s (%d)", i, name, c))
+				}
+				fmt.Printf("%d classes: %s\n", k, strings.Join(parts, ", "))
+			}
+			if preview == "" {
+				return nil
+			}
+			if err := writePreview(preview, args[0], tr); err != nil {
+				return err
+			}
+			fmt.Println("wrote", preview)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&preview, "preview", "", "write a PNG preview (image grid, one row per class, or 2D scatter)")
+	cmd.Flags().StringVar(&dataDir, "data-dir", "", "folder holding the full dataset's files")
+	cmd.Flags().Int64Var(&seed, "seed", 1, "seed for generated datasets")
+	return cmd
+}
+
+func valueRange(x []float32) (lo, hi float32) {
+	if len(x) == 0 {
+		return 0, 0
+	}
+	lo, hi = x[0], x[0]
+	for _, v := range x {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	return lo, hi
+}
+
+func writePreview(path, name string, s *data.Set) error {
+	switch {
+	case s.IsImage():
+		const perRow = 10
+		h, w, c := s.Shape[0], s.Shape[1], s.Shape[2]
+		var idx []int
+		var labels []string
+		if k := s.NumClasses(); k > 0 {
+			for class := 0; class < k; class++ {
+				n := 0
+				for i := 0; i < s.Len() && n < perRow; i++ {
+					if int(s.Y[i]) == class {
+						idx = append(idx, i)
+						n++
+					}
+				}
+				for ; n < perRow; n++ { // classes with few examples: pad with the first
+					idx = append(idx, idx[len(idx)-1])
+				}
+			}
+			labels = s.ClassNames
+		} else {
+			for i := 0; i < min(100, s.Len()); i++ {
+				idx = append(idx, i)
+			}
+		}
+		sub := s.Subset(idx)
+		return viz.ImageGrid(path, sub.X, sub.Len(), h, w, c, viz.GridOptions{Cols: perRow, RowLabels: labels, Title: name})
+	case s.Dim() == 2:
+		n := min(s.Len(), 5000)
+		return viz.Scatter(path, fmt.Sprintf("%s (%d points)", name, n), viz.Series{XY: s.X[:2*n]})
+	default:
+		return fmt.Errorf("no preview for %d-dimensional vectors", s.Dim())
+	}
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "version",
+		Short:   "Print genmod's version, the GoMLX version, the backend and whether SIMD matmul is on",
+		Example: "  genmod version",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Printf("genmod %s (%s, %s/%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Printf("GoMLX %s, compute %s\n", engine.ModuleVersion("github.com/gomlx/gomlx"), engine.ModuleVersion("github.com/gomlx/compute"))
+			cfg := engine.BackendConfig(backendFlag(cmd))
+			b, err := engine.NewBackend(cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("backend: %s (%s)\n", cfg, b.Description())
+			if engine.SIMD() {
+				fmt.Println("SIMD matmul: on (built with GOEXPERIMENT=simd)")
+			} else {
+				fmt.Println("SIMD matmul: OFF")
+				fmt.Fprintln(os.Stderr, "warning: this binary was built without GOEXPERIMENT=simd; matrix products are ~16x slower. Rebuild with `make build` or `GOEXPERIMENT=simd go build ./cmd/genmod`.")
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,6 @@
+// Package all registers every model family; import it for its side effect.
+package all
+
+import (
+	_ "genmod/models/rf"
+)

@@ -1,0 +1,220 @@
+package train
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"genmod/data"
+	"genmod/internal/safetensors"
+)
+
+// A checkpoint is one safetensors file holding every variable of the store
+// (weights, EMA weights, optimizer moments and counters, the RNG state) plus,
+// in its metadata, the step, the batcher position and which variables are
+// trainable. GoMLX's own checkpoint package is not used: it writes in place
+// (a crash leaves a truncated newest checkpoint) and puts wall-clock times in
+// file names. Ours are written atomically and are byte-deterministic.
+
+const (
+	metaStep      = "genmod.step"
+	metaBatcher   = "genmod.batcher"
+	metaTrainable = "genmod.trainable"
+	metaFormat    = "format" // "pt", so safetensors.torch.load_file accepts the file
+)
+
+var dtypeNames = map[dtypes.DType]string{
+	dtypes.Float64: "F64", dtypes.Float32: "F32", dtypes.Float16: "F16", dtypes.BFloat16: "BF16",
+	dtypes.Int64: "I64", dtypes.Int32: "I32", dtypes.Int16: "I16", dtypes.Int8: "I8",
+	dtypes.Uint64: "U64", dtypes.Uint32: "U32", dtypes.Uint16: "U16", dtypes.Uint8: "U8",
+	dtypes.Bool: "BOOL",
+}
+
+func dtypeFromName(name string) (dtypes.DType, bool) {
+	for d, n := range dtypeNames {
+		if n == name {
+			return d, true
+		}
+	}
+	return dtypes.InvalidDType, false
+}
+
+// checkpointState is what a checkpoint records besides the variables.
+type checkpointState struct {
+	Step    int
+	Batcher data.BatcherState
+}
+
+// storeTensors copies every variable of the store into safetensors form.
+// Variable paths lose their leading "/" ("/net/dense/weights" -> "net/dense/weights").
+func storeTensors(store *model.Store) (ts []safetensors.Tensor, trainable []string, err error) {
+	for v := range store.IterVariables() {
+		if !v.HasValue() {
+			continue
+		}
+		name, ok := dtypeNames[v.DType()]
+		if !ok {
+			return nil, nil, fmt.Errorf("variable %s has dtype %s, which checkpoints do not support", v.Path(), v.DType())
+		}
+		value, err := v.Value()
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading variable %s: %w", v.Path(), err)
+		}
+		var raw []byte
+		// Copy now: the tensor is donated to the next training step.
+		if err := value.ConstBytes(func(b []byte) { raw = append([]byte(nil), b...) }); err != nil {
+			return nil, nil, fmt.Errorf("reading variable %s: %w", v.Path(), err)
+		}
+		path := strings.TrimPrefix(v.Path(), "/")
+		ts = append(ts, safetensors.Tensor{Name: path, DType: name, Shape: append([]int{}, v.Shape().Dimensions...), Data: raw})
+		if v.Trainable {
+			trainable = append(trainable, path)
+		}
+	}
+	sort.Strings(trainable)
+	return ts, trainable, nil
+}
+
+// saveCheckpoint writes the store and state to dir/step-XXXXXXXX.safetensors
+// atomically, then removes all but the newest keep checkpoints.
+func saveCheckpoint(dir string, store *model.Store, st checkpointState, keep int) (string, error) {
+	ts, trainable, err := storeTensors(store)
+	if err != nil {
+		return "", err
+	}
+	bs, _ := json.Marshal(st.Batcher)
+	tr, _ := json.Marshal(trainable)
+	meta := map[string]string{
+		metaFormat:    "pt",
+		metaStep:      strconv.Itoa(st.Step),
+		metaBatcher:   string(bs),
+		metaTrainable: string(tr),
+	}
+	path := filepath.Join(dir, fmt.Sprintf("step-%08d.safetensors", st.Step))
+	if err := safetensors.Write(path, ts, meta); err != nil {
+		return "", fmt.Errorf("saving checkpoint: %w", err)
+	}
+	all, _ := listCheckpoints(dir)
+	for i := keep; i < len(all); i++ {
+		os.Remove(all[i].path)
+	}
+	return path, nil
+}
+
+type ckptFile struct {
+	path string
+	step int
+}
+
+// listCheckpoints returns the checkpoints in dir, newest first.
+func listCheckpoints(dir string) ([]ckptFile, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []ckptFile
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasPrefix(name, "step-") || !strings.HasSuffix(name, ".safetensors") {
+			continue
+		}
+		step, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(name, "step-"), ".safetensors"))
+		if err != nil {
+			continue
+		}
+		out = append(out, ckptFile{filepath.Join(dir, name), step})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].step > out[j].step })
+	return out, nil
+}
+
+// loadLatestCheckpoint restores the newest readable checkpoint in dir into
+// store. A corrupt newest file (say, from a full disk) is reported through
+// warn and the previous one is used.
+func loadLatestCheckpoint(dir string, store *model.Store, warn func(string)) (checkpointState, string, error) {
+	all, err := listCheckpoints(dir)
+	if err != nil {
+		return checkpointState{}, "", fmt.Errorf("listing checkpoints: %w", err)
+	}
+	if len(all) == 0 {
+		return checkpointState{}, "", fmt.Errorf("no checkpoints in %s", dir)
+	}
+	var firstErr error
+	for _, c := range all {
+		st, err := loadCheckpoint(c.path, store)
+		if err == nil {
+			return st, c.path, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+		if warn != nil {
+			warn(fmt.Sprintf("skipping unreadable checkpoint %s: %v", c.path, err))
+		}
+	}
+	return checkpointState{}, "", fmt.Errorf("no readable checkpoint in %s: %w", dir, firstErr)
+}
+
+// loadCheckpoint reads one checkpoint into store, creating or overwriting
+// variables and restoring their trainable flags. (Without the flags GoMLX
+// would make every loaded variable trainable, and the optimizer would then
+// "train" the RNG state and the EMA copy.)
+func loadCheckpoint(path string, store *model.Store) (checkpointState, error) {
+	var st checkpointState
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		return st, err
+	}
+	if st.Step, err = strconv.Atoi(f.Metadata[metaStep]); err != nil {
+		return st, fmt.Errorf("%s: missing or bad %s metadata", path, metaStep)
+	}
+	if err := json.Unmarshal([]byte(f.Metadata[metaBatcher]), &st.Batcher); err != nil {
+		return st, fmt.Errorf("%s: bad %s metadata: %w", path, metaBatcher, err)
+	}
+	var trainable []string
+	if err := json.Unmarshal([]byte(f.Metadata[metaTrainable]), &trainable); err != nil {
+		return st, fmt.Errorf("%s: bad %s metadata: %w", path, metaTrainable, err)
+	}
+	isTrainable := map[string]bool{}
+	for _, n := range trainable {
+		isTrainable[n] = true
+	}
+	// Validate everything before touching the store, so a bad file changes nothing.
+	values := make([]*tensors.Tensor, len(f.Tensors))
+	for i, t := range f.Tensors {
+		dt, ok := dtypeFromName(t.DType)
+		if !ok {
+			return st, fmt.Errorf("%s: tensor %s has unsupported dtype %s", path, t.Name, t.DType)
+		}
+		value := tensors.FromShape(shapes.Make(dt, t.Shape...))
+		if err := value.MutableBytes(func(b []byte) { copy(b, t.Data) }); err != nil {
+			return st, fmt.Errorf("%s: tensor %s: %w", path, t.Name, err)
+		}
+		values[i] = value
+	}
+	for i, t := range f.Tensors {
+		vpath := "/" + t.Name
+		v := store.GetVariable(vpath)
+		if v != nil {
+			if !v.Shape().Equal(values[i].Shape()) {
+				return st, fmt.Errorf("%s: variable %s has shape %s in the checkpoint but %s in the model", path, vpath, values[i].Shape(), v.Shape())
+			}
+			if err := v.SetValue(values[i]); err != nil {
+				return st, fmt.Errorf("%s: restoring %s: %w", path, vpath, err)
+			}
+		} else if v, err = store.CreateVariable(vpath, values[i]); err != nil {
+			return st, fmt.Errorf("%s: restoring %s: %w", path, vpath, err)
+		}
+		v.SetTrainable(isTrainable[t.Name])
+	}
+	return st, nil
+}

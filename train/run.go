@@ -1,0 +1,152 @@
+package train
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"genmod/internal/fsutil"
+)
+
+// Run is a training run's folder:
+//
+//	config.json      the fully resolved config
+//	metrics.jsonl    one JSON object per logged step
+//	checkpoints/     step-XXXXXXXX.safetensors
+//	samples/         sample grids or plots written during and after training
+type Run struct {
+	Dir    string
+	Config Config
+}
+
+func (r *Run) ConfigPath() string    { return filepath.Join(r.Dir, "config.json") }
+func (r *Run) MetricsPath() string   { return filepath.Join(r.Dir, "metrics.jsonl") }
+func (r *Run) CheckpointDir() string { return filepath.Join(r.Dir, "checkpoints") }
+func (r *Run) SamplesDir() string    { return filepath.Join(r.Dir, "samples") }
+func (r *Run) LossPlotPath() string  { return filepath.Join(r.Dir, "loss.png") }
+
+// CreateRun makes a new run folder for cfg. It refuses a folder that already
+// holds a run (resume it instead) or any other files, so nothing is overwritten.
+func CreateRun(dir string, cfg Config) (*Run, error) {
+	if dir == "" {
+		return nil, errors.New("no output folder given (--out)")
+	}
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
+			return nil, fmt.Errorf("%s already holds a run: continue it with `genmod train --resume %s` or choose another --out", dir, dir)
+		}
+		return nil, fmt.Errorf("output folder %s is not empty; choose an empty or new folder", dir)
+	}
+	r := &Run{Dir: dir, Config: cfg}
+	for _, d := range []string{dir, r.CheckpointDir(), r.SamplesDir()} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("creating run folder: %w", err)
+		}
+	}
+	cfg.Out = dir
+	r.Config = cfg
+	buf, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := fsutil.WriteBytesAtomic(r.ConfigPath(), append(buf, '\n')); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// OpenRun opens an existing run folder.
+func OpenRun(dir string) (*Run, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening run: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("%s is not a run folder (not a directory)", dir)
+	}
+	r := &Run{Dir: dir}
+	if _, err := os.Stat(r.ConfigPath()); err != nil {
+		return nil, fmt.Errorf("%s is not a run folder: it has no config.json (create one with `genmod train --out %s`)", dir, dir)
+	}
+	cfg, err := ReadConfigJSON(r.ConfigPath())
+	if err != nil {
+		return nil, fmt.Errorf("reading run config: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", r.ConfigPath(), err)
+	}
+	cfg.Out = dir
+	r.Config = cfg
+	return r, nil
+}
+
+// Metric is one line of metrics.jsonl.
+type Metric struct {
+	Step     int     `json:"step"`
+	Loss     float64 `json:"loss"`
+	LR       float64 `json:"lr"`
+	GradNorm float64 `json:"grad_norm"`
+	StepsSec float64 `json:"steps_per_sec"`
+	Elapsed  float64 `json:"elapsed_sec"`
+}
+
+// ReadMetrics reads metrics.jsonl (missing file = no metrics).
+func (r *Run) ReadMetrics() ([]Metric, error) {
+	f, err := os.Open(r.MetricsPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []Metric
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		var m Metric
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			// A torn last line from a killed process is expected; anything else is not.
+			continue
+		}
+		out = append(out, m)
+	}
+	return out, sc.Err()
+}
+
+// truncateMetrics drops metric lines past step (they belong to work a resume
+// is about to redo), rewriting the file atomically.
+func (r *Run) truncateMetrics(step int) error {
+	ms, err := r.ReadMetrics()
+	if err != nil {
+		return err
+	}
+	return fsutil.WriteFileAtomic(r.MetricsPath(), func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		for _, m := range ms {
+			if m.Step <= step {
+				if err := enc.Encode(m); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// appendMetric appends one line to metrics.jsonl.
+func (r *Run) appendMetric(m Metric) error {
+	f, err := os.OpenFile(r.MetricsPath(), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("writing metrics: %w", err)
+	}
+	buf, _ := json.Marshal(m)
+	_, err = f.Write(append(buf, '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

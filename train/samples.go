@@ -1,0 +1,173 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"genmod/data"
+	"genmod/models"
+	"genmod/viz"
+)
+
+// SampleOptions choose what to draw from a trained model.
+type SampleOptions struct {
+	N        int
+	Steps    int     // solver steps (0 = model default)
+	Solver   string  // "" = model default
+	Class    int     // class to draw for a conditional model; -1 = every class, one grid row each
+	Guidance float64 // classifier-free guidance weight w
+	Seed     int64
+	NoEMA    bool // use the raw weights instead of their moving average
+	Progress func(done, total int)
+}
+
+// Samples are drawn values in the data's space (images in [0, 1]).
+type Samples struct {
+	X      []float32
+	Labels []int32 // nil for unconditional samples
+	N      int
+	Shape  []int
+}
+
+// Sample draws from the session's model.
+func (s *Session) Sample(o SampleOptions) (*Samples, error) {
+	sampler, ok := s.Model.(models.Sampler)
+	if !ok {
+		return nil, fmt.Errorf("model %s cannot draw samples", s.Run.Config.Model)
+	}
+	if o.N < 1 {
+		return nil, fmt.Errorf("number of samples must be >= 1, got %d", o.N)
+	}
+	if o.Steps < 0 {
+		return nil, fmt.Errorf("steps must be >= 1, got %d", o.Steps)
+	}
+	var labels []int32
+	cond, isCond := s.Model.(models.Conditional)
+	k := 0
+	if isCond {
+		k = cond.NumClasses()
+	}
+	switch {
+	case k == 0 && o.Class >= 0:
+		return nil, fmt.Errorf("model %s was trained without class labels; drop --class", s.Run.Config.Model)
+	case k == 0 && o.Guidance != 0:
+		return nil, fmt.Errorf("classifier-free guidance needs a class-conditional model; %s was trained without labels", s.Run.Config.Model)
+	case k > 0 && o.Class >= k:
+		return nil, fmt.Errorf("class %d is out of range: the model has classes 0..%d", o.Class, k-1)
+	case k > 0:
+		labels = make([]int32, o.N)
+		for i := range labels {
+			if o.Class >= 0 {
+				labels[i] = int32(o.Class)
+			} else {
+				// Row-major grid with one row per class: N/k samples per class.
+				per := (o.N + k - 1) / k
+				labels[i] = int32(i / per)
+			}
+		}
+	}
+	before := s.Store.NumVariables()
+	x, err := sampler.Sample(s.Runtime(!o.NoEMA), models.SampleRequest{
+		N: o.N, Steps: o.Steps, Solver: o.Solver, Labels: labels, Guidance: o.Guidance, Seed: o.Seed, Progress: o.Progress})
+	if err != nil {
+		return nil, err
+	}
+	if s.Store.NumVariables() != before {
+		// A sampler that reads a variable the checkpoint does not have would
+		// silently sample from fresh random weights; refuse instead.
+		return nil, errors.New("sampling created new variables: the checkpoint does not match the model code")
+	}
+	s.ToData(x)
+	return &Samples{X: x, Labels: labels, N: o.N, Shape: s.Info.Shape}, nil
+}
+
+// WriteSamples saves samples to path as "png" (an image grid, with a row per
+// class for conditional models, or a 2D scatter beside the training data),
+// "npy" or "csv" (one sample per row).
+func (s *Session) WriteSamples(path, format string, sm *Samples, title string) error {
+	dim := s.Info.Dim()
+	switch format {
+	case "npy":
+		return data.WriteNPY(path, sm.X, sm.N, dim)
+	case "csv":
+		return data.WriteCSV(path, sm.X, sm.N, dim, nil)
+	case "png":
+	default:
+		return fmt.Errorf("unknown format %q (valid: png, npy, csv)", format)
+	}
+	switch {
+	case s.Info.IsImage():
+		h, w, c := s.Info.Shape[0], s.Info.Shape[1], s.Info.Shape[2]
+		opts := viz.GridOptions{Title: title}
+		if sm.Labels != nil && s.Info.NumClasses > 0 && labelsAreRows(sm.Labels, s.Info.NumClasses) {
+			opts.Cols = (sm.N + s.Info.NumClasses - 1) / s.Info.NumClasses
+			opts.RowLabels = s.Info.ClassNames
+			if len(opts.RowLabels) == 0 {
+				for i := 0; i < s.Info.NumClasses; i++ {
+					opts.RowLabels = append(opts.RowLabels, fmt.Sprint(i))
+				}
+			}
+		}
+		return viz.ImageGrid(path, sm.X, sm.N, h, w, c, opts)
+	case dim == 2:
+		n := min(s.Train.Len(), max(sm.N, 2000))
+		return viz.ScatterPanels(path, viz.ScatterOptions{Title: title},
+			viz.Panel{Title: fmt.Sprintf("data (%s, %d points)", s.Run.Config.Data, n), Series: []viz.Series{{XY: s.Train.X[:2*n]}}},
+			viz.Panel{Title: fmt.Sprintf("samples (%d points)", sm.N), Series: []viz.Series{{XY: sm.X}}})
+	default:
+		return fmt.Errorf("no picture for %d-dimensional samples: use --format npy or csv", dim)
+	}
+}
+
+// labelsAreRows reports whether labels run 0,0,..,1,1,.. with equal counts, as the class-per-row grid needs.
+func labelsAreRows(labels []int32, k int) bool {
+	per := (len(labels) + k - 1) / k
+	for i, l := range labels {
+		if int(l) != i/per {
+			return false
+		}
+	}
+	return true
+}
+
+// writeProgressSamples writes a picture of samples into the run's samples folder.
+func (s *Session) writeProgressSamples(name string) error {
+	if _, ok := s.Model.(models.Sampler); !ok {
+		return nil
+	}
+	o := SampleOptions{Class: -1, Seed: s.Run.Config.Seed}
+	switch {
+	case s.Info.IsImage() && s.Info.NumClasses > 0 && s.isConditional():
+		o.N = 10 * s.Info.NumClasses
+	case s.Info.IsImage():
+		o.N = 100
+	case s.Info.Dim() == 2:
+		o.N = 2000
+	default:
+		return nil
+	}
+	sm, err := s.Sample(o)
+	if err != nil {
+		return err
+	}
+	title := fmt.Sprintf("%s on %s, step %d", s.Run.Config.Model, s.Run.Config.Data, s.Step)
+	return s.WriteSamples(filepath.Join(s.Run.SamplesDir(), name), "png", sm, title)
+}
+
+func (s *Session) isConditional() bool {
+	c, ok := s.Model.(models.Conditional)
+	return ok && c.NumClasses() > 0
+}
+
+// FormatFromPath guesses the output format from a file name.
+func FormatFromPath(path string) string {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".npy":
+		return "npy"
+	case ".csv":
+		return "csv"
+	}
+	return "png"
+}

@@ -1,0 +1,313 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gomlx/compute/dtypes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
+
+	"genmod/data"
+	"genmod/viz"
+)
+
+// emaScope holds the exponential moving average of every trainable variable,
+// mirrored by path ("/net/w" -> "/ema/net/w"), so the same model code reads it.
+const emaScope = "ema"
+
+// Options control how a training session reports and stops.
+type Options struct {
+	Log      io.Writer // progress and messages; nil = os.Stderr
+	Terminal bool      // redraw a progress bar instead of printing lines
+	Backend  string    // GoMLX backend config; "" = default
+	// StopAfter, when > 0, makes training return ErrStopped right after that
+	// step without writing anything more, as if the process were killed
+	// (used by the kill-and-resume test).
+	StopAfter int
+}
+
+// ErrStopped is returned when Options.StopAfter ends training early.
+var ErrStopped = errors.New("training stopped early")
+
+// Train creates the run folder for cfg and trains it to cfg.Steps.
+func Train(ctx context.Context, cfg Config, opts Options) (*Run, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	// Build the session before creating the folder: a bad model or dataset
+	// name must not leave an empty run behind.
+	probe := &Run{Dir: cfg.Out, Config: cfg}
+	s, err := newSession(probe, opts.Backend)
+	if err != nil {
+		return nil, err
+	}
+	run, err := CreateRun(cfg.Out, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.Run = run
+	return run, s.train(ctx, opts, false)
+}
+
+// Resume continues the run in dir from its newest checkpoint.
+func Resume(ctx context.Context, dir string, opts Options) (*Run, error) {
+	run, err := OpenRun(dir)
+	if err != nil {
+		return nil, err
+	}
+	s, err := newSession(run, opts.Backend)
+	if err != nil {
+		return nil, err
+	}
+	return run, s.train(ctx, opts, true)
+}
+
+// stepInputs are the per-step scalars computed on the host from the step
+// number, so schedules are exact and identical after a resume.
+func (s *Session) schedule(step int) (lr, emaDecay float64) {
+	cfg := s.Run.Config
+	lr = cfg.LR
+	if cfg.Warmup > 0 && step <= cfg.Warmup {
+		lr = cfg.LR * float64(step) / float64(cfg.Warmup)
+	} else if cfg.LRSchedule == "cosine" && cfg.Steps > cfg.Warmup {
+		p := float64(step-cfg.Warmup) / float64(cfg.Steps-cfg.Warmup)
+		lr = cfg.LR * (0.05 + 0.95*0.5*(1+math.Cos(math.Pi*p))) // decays to 5% of the peak
+	}
+	// EMA warm-up (as in TF's ExponentialMovingAverage with num_updates):
+	// short runs average over their own length instead of the init weights.
+	emaDecay = math.Min(cfg.EMA, float64(1+step)/float64(10+step))
+	return lr, emaDecay
+}
+
+type gradientOptimizer interface {
+	UpdateGraphWithGradients(scope *model.Scope, grads []*Node, lossDType dtypes.DType)
+}
+
+func (s *Session) train(ctx context.Context, opts Options, resume bool) error {
+	cfg := s.Run.Config
+	log := opts.Log
+	if log == nil {
+		log = os.Stderr
+	}
+	batcher, err := data.NewBatcher(s.Train, data.BatchOptions{
+		BatchSize: cfg.Batch, Seed: cfg.Seed, Transform: s.Transform, DropLast: true})
+	if err != nil {
+		return err
+	}
+	if resume {
+		st, path, err := loadLatestCheckpoint(s.Run.CheckpointDir(), s.Store, func(msg string) { fmt.Fprintln(log, "warning:", msg) })
+		if err != nil {
+			return fmt.Errorf("cannot resume %s: %w", s.Run.Dir, err)
+		}
+		if err := batcher.Restore(st.Batcher); err != nil {
+			return fmt.Errorf("cannot resume %s: %w", s.Run.Dir, err)
+		}
+		if err := s.Run.truncateMetrics(st.Step); err != nil {
+			return fmt.Errorf("cannot resume %s: %w", s.Run.Dir, err)
+		}
+		s.Step = st.Step
+		fmt.Fprintf(log, "resuming %s from step %d (%s)\n", s.Run.Dir, st.Step, filepath.Base(path))
+		if s.Step >= cfg.Steps {
+			fmt.Fprintf(log, "run already finished (%d/%d steps)\n", s.Step, cfg.Steps)
+			return nil
+		}
+	} else if err := s.initVariables(batcher); err != nil {
+		return err
+	}
+
+	step, err := s.buildStep()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "training %s on %s (%d examples, shape %v): %d steps, batch %d, %s backend, %d parameters\n",
+		cfg.Model, cfg.Data, s.Train.Len(), s.Train.Shape, cfg.Steps, cfg.Batch, s.Backend.Name(), s.numParams())
+	prog := newProgress(log, opts.Terminal, s.Step, cfg.Steps)
+	saveCkpt := func() error {
+		_, err := saveCheckpoint(s.Run.CheckpointDir(), s.Store, checkpointState{Step: s.Step, Batcher: batcher.State()}, cfg.Keep)
+		return err
+	}
+	start := time.Now()
+	xShape := append([]int{cfg.Batch}, s.Train.Shape...)
+	for s.Step < cfg.Steps {
+		if err := ctx.Err(); err != nil {
+			prog.clear()
+			if err := saveCkpt(); err != nil {
+				return err
+			}
+			return fmt.Errorf("interrupted at step %d (checkpoint saved; continue with `genmod train --resume %s`)", s.Step, s.Run.Dir)
+		}
+		xs, ys := batcher.Next()
+		if ys == nil {
+			ys = make([]int32, cfg.Batch)
+		}
+		next := s.Step + 1
+		lr, decay := s.schedule(next)
+		outs, err := step.Exec(tensors.FromFlatDataAndDimensions(xs, xShape...),
+			tensors.FromFlatDataAndDimensions(ys, cfg.Batch), float32(lr), float32(decay))
+		if err != nil {
+			return fmt.Errorf("step %d: %w", next, err)
+		}
+		loss := float64(tensors.MustCopyFlatData[float32](outs[0])[0])
+		gnorm := float64(tensors.MustCopyFlatData[float32](outs[1])[0])
+		if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(gnorm) || math.IsInf(gnorm, 0) {
+			prog.clear()
+			return fmt.Errorf("loss became %g (gradient norm %g) at step %d; the run stopped and its last checkpoint is intact: try a lower --lr or --clip-norm", loss, gnorm, next)
+		}
+		s.Step = next
+		prog.update(s.Step, loss)
+		if cfg.LogEvery > 0 && (s.Step%cfg.LogEvery == 0 || s.Step == cfg.Steps) {
+			el := time.Since(start).Seconds()
+			if err := s.Run.appendMetric(Metric{Step: s.Step, Loss: loss, LR: lr, GradNorm: gnorm,
+				StepsSec: prog.rate(s.Step), Elapsed: el}); err != nil {
+				return err
+			}
+		}
+		if opts.StopAfter > 0 && s.Step == opts.StopAfter {
+			return ErrStopped
+		}
+		if s.Step == cfg.Steps || (cfg.CheckpointEvery > 0 && s.Step%cfg.CheckpointEvery == 0) {
+			if err := saveCkpt(); err != nil {
+				return err
+			}
+		}
+		if cfg.SampleEvery > 0 && s.Step%cfg.SampleEvery == 0 && s.Step != cfg.Steps {
+			if err := s.writeProgressSamples(fmt.Sprintf("step-%08d.png", s.Step)); err != nil {
+				prog.clear()
+				fmt.Fprintln(log, "warning: writing samples:", err)
+			}
+		}
+	}
+	if err := s.writeLossPlot(); err != nil {
+		fmt.Fprintln(log, "warning: loss plot:", err)
+	}
+	if err := s.writeProgressSamples("final.png"); err != nil {
+		fmt.Fprintln(log, "warning: writing samples:", err)
+	}
+	fmt.Fprintf(log, "done: %s in %s\n", s.Run.Dir, time.Since(start).Round(time.Second))
+	return nil
+}
+
+func (s *Session) numParams() int {
+	n := 0
+	for v := range s.Store.IterVariables() {
+		if v.Trainable {
+			n += v.Shape().Size()
+		}
+	}
+	return n
+}
+
+// initVariables creates the model's variables by building its loss once on
+// the first batch (the batcher is rewound afterwards), then the EMA copies.
+func (s *Session) initVariables(b *data.Batcher) error {
+	cfg := s.Run.Config
+	st := b.State()
+	xs, ys := b.Next()
+	if err := b.Restore(st); err != nil {
+		return err
+	}
+	if ys == nil {
+		ys = make([]int32, cfg.Batch)
+	}
+	xShape := append([]int{cfg.Batch}, s.Train.Shape...)
+	_, err := model.ExecOnce(s.Backend, s.Store, func(scope *model.Scope, x, y *Node) *Node {
+		return s.Model.Loss(scope, x, y)
+	}, tensors.FromFlatDataAndDimensions(xs, xShape...), tensors.FromFlatDataAndDimensions(ys, cfg.Batch))
+	if err != nil {
+		return fmt.Errorf("building model %s: %w", cfg.Model, err)
+	}
+	if cfg.EMA == 0 {
+		return nil
+	}
+	var trainable []*model.Variable
+	for v := range s.Store.IterVariables() {
+		if v.Trainable {
+			trainable = append(trainable, v)
+		}
+	}
+	for _, v := range trainable {
+		c, err := v.MustValue().Clone()
+		if err != nil {
+			return err
+		}
+		e, err := s.Store.CreateVariable("/"+emaScope+v.Path(), c)
+		if err != nil {
+			return fmt.Errorf("creating EMA of %s: %w", v.Path(), err)
+		}
+		e.SetTrainable(false)
+	}
+	return nil
+}
+
+// buildStep compiles one optimization step: loss, gradients, global-norm
+// clipping, Adam(W) with the host-computed learning rate, then the EMA update.
+func (s *Session) buildStep() (*model.Exec, error) {
+	cfg := s.Run.Config
+	opt := optimizer.Adam().LearningRate(cfg.LR).WeightDecay(cfg.WeightDecay).Done()
+	gopt, ok := opt.(gradientOptimizer)
+	if !ok {
+		return nil, errors.New("optimizer does not accept precomputed gradients")
+	}
+	return model.NewExec(s.Backend, s.Store, func(scope *model.Scope, x, y, lr, emaDecay *Node) []*Node {
+		g := x.Graph()
+		s.Store.SetTraining(g, true)
+		loss := s.Model.Loss(scope, x, y)
+		dt := loss.DType()
+		var vars []*model.Variable
+		for v := range scope.IterVariables() {
+			if v.Trainable && v.InUseByGraph(g) {
+				vars = append(vars, v)
+			}
+		}
+		grads := scope.BuildTrainableVariablesGradientsGraph(loss)
+		sumSq := ScalarZero(g, dt)
+		for _, gr := range grads {
+			sumSq = Add(sumSq, ReduceAllSum(Square(gr)))
+		}
+		norm := Sqrt(sumSq)
+		if cfg.ClipNorm > 0 {
+			// scale = min(1, c/‖g‖): leaves small gradients alone.
+			scale := Min(ScalarOne(g, dt), Div(Scalar(g, dt, cfg.ClipNorm), Add(norm, Scalar(g, dt, 1e-6))))
+			for i := range grads {
+				grads[i] = Mul(grads[i], ConvertDType(scale, grads[i].DType()))
+			}
+		}
+		optimizer.LearningRateVarWithValue(scope, dt, cfg.LR).SetNodeValue(ConvertDType(lr, dt))
+		gopt.UpdateGraphWithGradients(scope, grads, dt)
+		if cfg.EMA > 0 {
+			for _, v := range vars {
+				e := s.Store.GetVariable("/" + emaScope + v.Path())
+				if e == nil {
+					continue // created after the EMA was set up: nothing to average
+				}
+				d := ConvertDType(emaDecay, v.DType())
+				ev := e.NodeValue(g)
+				e.SetNodeValue(Add(Mul(ev, d), Mul(v.NodeValue(g), OneMinus(d))))
+			}
+		}
+		return []*Node{ConvertDType(loss, dtypes.Float32), ConvertDType(norm, dtypes.Float32)}
+	})
+}
+
+func (s *Session) writeLossPlot() error {
+	ms, err := s.Run.ReadMetrics()
+	if err != nil || len(ms) < 2 {
+		return err
+	}
+	xs, ys := make([]float64, len(ms)), make([]float64, len(ms))
+	for i, m := range ms {
+		xs[i], ys[i] = float64(m.Step), m.Loss
+	}
+	return viz.Curves(s.Run.LossPlotPath(), viz.CurveOptions{
+		Title: fmt.Sprintf("%s on %s: training loss", s.Run.Config.Model, s.Run.Config.Data), XLabel: "step", YLabel: "loss", LogY: true,
+	}, viz.CurveSeries{Name: "loss", X: xs, Y: ys})
+}
