@@ -29,6 +29,8 @@ type BatcherState struct {
 // transform noise of the batch starting at position p of epoch e is a pure
 // function of (Seed, e, p). A Batcher restored to a saved state therefore
 // yields exactly the batches the original would have yielded.
+//
+// A Batcher is not safe for concurrent use.
 type Batcher struct {
 	ds    Dataset
 	opts  BatchOptions

@@ -86,10 +86,10 @@ func decodeIDX(r io.Reader, size int64, name string) (*IDX, error) {
 		if d == 0 {
 			return nil, fmt.Errorf("IDX %s: dimension %d is 0", name, i)
 		}
-		total *= d
-		if total > idxMaxBytes {
+		if d > idxMaxBytes/total {
 			return nil, fmt.Errorf("IDX %s: dimensions %s claim more than %d bytes", name, dimsString(hdr, nd), int64(idxMaxBytes))
 		}
+		total *= d
 		dims[i] = int(d)
 	}
 	known := int64(-1)

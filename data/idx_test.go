@@ -94,6 +94,8 @@ func TestIDXErrors(t *testing.T) {
 		{"header lies", huge, "truncated"},
 		{"gzip header lies", gz(t, huge), "truncated"},
 		{"too big", tooBig, "claim more than"},
+		// 2^19 * 2^19 * 2^26 = 2^64 wraps to 0 in int64 arithmetic.
+		{"wrapping dims", []byte{0, 0, 8, 3, 0, 8, 0, 0, 0, 8, 0, 0, 4, 0, 0, 0}, "claim more than"},
 		{"gzip trailing", gz(t, append(append([]byte(nil), valid...), 9)), "after the"},
 		{"bad gzip", []byte{0x1f, 0x8b, 0, 0}, "gzip"},
 		{"corrupt gzip", append(gz(t, valid)[:20], make([]byte, 20)...), "IDX"},
