@@ -1,0 +1,55 @@
+package nn
+
+import (
+	"testing"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"genmod/nn/nntest"
+)
+
+func randF32(dims ...int) *tensors.Tensor {
+	t := tensors.FromShape(shapes.Make(dtypes.Float32, dims...))
+	tensors.MustMutableFlatData(t, func(f []float32) {
+		for i := range f {
+			f[i] = float32((i*7919)%1000)/1000 - 0.5
+		}
+	})
+	return t
+}
+
+// benchConvBlock times forward+backward of conv3x3 -> act -> conv3x3 with
+// gradients for the input and both kernels.
+func benchConvBlock(b *testing.B, batch, hw, c int, act func(*Node) *Node) {
+	x := randF32(batch, hw, hw, c)
+	k1 := randF32(3, 3, c, c)
+	k2 := randF32(3, 3, c, c)
+	e := MustNewExec(nntest.Backend(), func(x, k1, k2 *Node) []*Node {
+		y := ConvKernel(act(ConvKernel(x, k1)), k2)
+		loss := ReduceAllMean(Square(y))
+		return Gradient(loss, x, k1, k2)
+	})
+	e.MustExec(x, k1, k2)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		e.MustExec(x, k1, k2)
+	}
+}
+
+func BenchmarkConvBlock28x64(b *testing.B) { benchConvBlock(b, 64, 28, 64, Act) }
+func BenchmarkConvBlock14x128(b *testing.B) { benchConvBlock(b, 64, 14, 128, Act) }
+
+func BenchmarkMatMulConvSized(b *testing.B) {
+	p := randF32(54665, 576)
+	k := randF32(576, 64)
+	e := MustNewExec(nntest.Backend(), func(p, k *Node) *Node { return MatMul(p, k) })
+	e.MustExec(p, k)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		e.MustExec(p, k)
+	}
+	b.ReportMetric(2*54665*576*64*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+}

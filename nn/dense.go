@@ -1,0 +1,38 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// Dense is an affine layer on the last axis: x [..., in] -> [..., out].
+// Variables: "weights" [in,out] (He init) and "biases" [out] (zeros).
+func Dense(scope *model.Scope, x *Node, out int) *Node {
+	if x.Rank() < 1 || !x.DType().IsFloat() {
+		panic(fmt.Sprintf("nn.Dense: x must be a float tensor [..., in], got %s", x.Shape()))
+	}
+	dims := x.Shape().Dimensions
+	in := dims[len(dims)-1]
+	w := scope.VariableWithShape("weights", shapes.Make(x.DType(), in, out)).NodeValue(x.Graph())
+	// Flatten to 2-D: a plain [N,in]·[in,out] is the matmul the Go backend
+	// runs fastest, and its gradient needs no transposes of x.
+	y := MatMul(Reshape(x, -1, in), w)
+	y = addBias(scope, y, out)
+	outDims := append(append([]int(nil), dims[:len(dims)-1]...), out)
+	return Reshape(y, outDims...)
+}
+
+// MLP is Dense layers with the activation (Act) between them:
+// x [..., in] -> hidden[0] -> ... -> out. Sub-scopes "layer_0", "layer_1", ...
+func MLP(scope *model.Scope, x *Node, hidden []int, out int) *Node {
+	for i, h := range hidden {
+		x = Act(Dense(scope.In("layer_%d", i), x, h))
+	}
+	return Dense(scope.In("layer_%d", len(hidden)), x, out)
+}
+
+// Act is the activation used inside genmod's blocks: SiLU, x·σ(x).
+func Act(x *Node) *Node { return Mul(x, Logistic(x)) }

@@ -1,0 +1,176 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// UNetConfig shapes a UNet.
+type UNetConfig struct {
+	// Channels per resolution level, highest resolution first; each level
+	// after the first halves H and W (28 -> 14 -> 7 for three levels).
+	Channels []int
+	// ResBlocksPerLevel on the way down; the way up has as many, each
+	// taking one skip connection.
+	ResBlocksPerLevel int
+	// NumClasses > 0 makes the network class-conditional, with labels in
+	// 0..NumClasses (NumClasses is NullClass, for classifier-free guidance).
+	NumClasses int
+	// Groups of GroupNorm (reduced to a divisor of the channel count where needed).
+	Groups int
+	// Attention adds self-attention between the two middle ResBlocks, at the
+	// lowest resolution.
+	Attention bool
+	// Heads of that attention; 0 means 4.
+	Heads int
+	// TimeDim is the size of the time (and class) embedding.
+	TimeDim int
+}
+
+// DefaultUNetConfig is a small U-Net sized for 28x28 images on a CPU:
+// levels 28/14/7 with 32/64/64 channels, one ResBlock per level, no attention.
+func DefaultUNetConfig(numClasses int) UNetConfig {
+	return UNetConfig{
+		Channels:          []int{32, 64, 64},
+		ResBlocksPerLevel: 1,
+		NumClasses:        numClasses,
+		Groups:            8,
+		TimeDim:           64,
+	}
+}
+
+func (c UNetConfig) validate(x *Node) {
+	if len(c.Channels) == 0 || c.ResBlocksPerLevel < 1 || c.TimeDim < 2 || c.Groups < 1 || c.NumClasses < 0 {
+		panic(fmt.Sprintf("nn.UNet: invalid config %+v", c))
+	}
+	checkImage("UNet", x)
+}
+
+// UNet predicts a tensor shaped like x [B,H,W,C] (noise, velocity, ...) from
+// x, the time t [B] in [0,1] and, if cfg.NumClasses > 0, labels [B] int32
+// (nil means NullClass for every example). ResBlocks are
+// GroupNorm-Act-Conv3x3, plus a per-channel projection of the time+class
+// embedding, GroupNorm-Act-Conv3x3, and a residual connection (1x1 conv when
+// the channel count changes). Levels are joined by Downsample/Upsample with
+// skip connections; the final 3x3 conv is zero-initialised, so an untrained
+// network outputs 0. Any H and W work; sizes are cropped back after odd halvings.
+func UNet(scope *model.Scope, x, t, labels *Node, cfg UNetConfig) *Node {
+	cfg.validate(x)
+	dt := x.DType()
+	emb := conditioning(scope, x, t, labels, cfg.TimeDim, cfg.NumClasses)
+	groups := cfg.Groups
+
+	h := Conv2D(scope.In("input"), x, cfg.Channels[0], 3)
+	var skips []*Node
+	block := 0
+	res := func(h *Node, ch int) *Node {
+		block++
+		return resBlock(scope.In("res_%d", block), h, emb, ch, groups)
+	}
+	for level, ch := range cfg.Channels {
+		for range cfg.ResBlocksPerLevel {
+			h = res(h, ch)
+			skips = append(skips, h)
+		}
+		if level < len(cfg.Channels)-1 {
+			h = Downsample(scope.In("down_%d", level), h, ch)
+		}
+	}
+
+	last := cfg.Channels[len(cfg.Channels)-1]
+	h = res(h, last)
+	if cfg.Attention {
+		heads := cfg.Heads
+		if heads == 0 {
+			heads = 4
+		}
+		heads = divisorAtMost(last, heads)
+		d := h.Shape().Dimensions
+		a := Reshape(GroupNorm(scope.In("attention_norm"), h, divisorAtMost(last, groups)), d[0], d[1]*d[2], d[3])
+		a = SelfAttention(scope.In("attention"), a, heads)
+		h = Add(h, Reshape(a, d...))
+	}
+	h = res(h, last)
+
+	for level := len(cfg.Channels) - 1; level >= 0; level-- {
+		ch := cfg.Channels[level]
+		for range cfg.ResBlocksPerLevel {
+			skip := skips[len(skips)-1]
+			skips = skips[:len(skips)-1]
+			h = res(Concatenate([]*Node{h, skip}, 3), ch)
+		}
+		if level > 0 {
+			h = Upsample(scope.In("up_%d", level), h, cfg.Channels[level-1])
+			h = cropLike(h, skips[len(skips)-1])
+		}
+	}
+
+	h = Act(GroupNorm(scope.In("output_norm"), h, divisorAtMost(cfg.Channels[0], groups)))
+	zero := scope.In("output").WithInitializer(func(g *Graph, s shapes.Shape) *Node { return Zeros(g, s) })
+	out := Conv2D(zero, h, x.Shape().Dimensions[3], 3)
+	if out.DType() != dt {
+		out = ConvertDType(out, dt)
+	}
+	return out
+}
+
+// conditioning builds the activated time (+ class) embedding [B,dim].
+func conditioning(scope *model.Scope, x, t, labels *Node, dim, numClasses int) *Node {
+	b := x.Shape().Dimensions[0]
+	if t.Rank() != 1 || t.Shape().Dimensions[0] != b {
+		panic(fmt.Sprintf("nn: t must be [B]=[%d], got %s", b, t.Shape()))
+	}
+	t = ConvertDType(t, x.DType())
+	emb := TimeEmbedding(t, dim)
+	emb = Dense(scope.In("time_1"), emb, dim)
+	emb = Dense(scope.In("time_2"), Act(emb), dim)
+	if numClasses > 0 {
+		if labels == nil {
+			null := make([]int32, b)
+			for i := range null {
+				null[i] = int32(NullClass(numClasses))
+			}
+			labels = Const(x.Graph(), null)
+		}
+		if labels.Rank() != 1 || labels.Shape().Dimensions[0] != b {
+			panic(fmt.Sprintf("nn: labels must be [B]=[%d], got %s", b, labels.Shape()))
+		}
+		emb = Add(emb, ClassEmbeddingAs(scope.In("class"), labels, numClasses, dim, x.DType()))
+	}
+	return Act(emb)
+}
+
+// resBlock: GroupNorm-Act-Conv, + Dense(emb) per channel, GroupNorm-Act-Conv, + residual.
+func resBlock(scope *model.Scope, x, emb *Node, outCh, groups int) *Node {
+	inCh := x.Shape().Dimensions[3]
+	h := Conv2D(scope.In("conv_1"), Act(GroupNorm(scope.In("norm_1"), x, divisorAtMost(inCh, groups))), outCh, 3)
+	e := Dense(scope.In("embedding"), emb, outCh)
+	h = Add(h, Reshape(e, e.Shape().Dimensions[0], 1, 1, outCh))
+	h = Conv2D(scope.In("conv_2"), Act(GroupNorm(scope.In("norm_2"), h, divisorAtMost(outCh, groups))), outCh, 3)
+	if inCh != outCh {
+		x = Conv2D(scope.In("skip"), x, outCh, 1)
+	}
+	return Add(x, h)
+}
+
+// cropLike crops x's spatial size down to ref's (after an odd size was halved and doubled).
+func cropLike(x, ref *Node) *Node {
+	xd, rd := x.Shape().Dimensions, ref.Shape().Dimensions
+	if xd[1] == rd[1] && xd[2] == rd[2] {
+		return x
+	}
+	return Slice(x, AxisRange(), AxisRange(0, rd[1]), AxisRange(0, rd[2]), AxisRange())
+}
+
+// divisorAtMost is the largest divisor of n that is <= k.
+func divisorAtMost(n, k int) int {
+	for d := min(n, k); d > 1; d-- {
+		if n%d == 0 {
+			return d
+		}
+	}
+	return 1
+}
