@@ -39,7 +39,7 @@ func benchConvBlock(b *testing.B, batch, hw, c int, act func(*Node) *Node) {
 	}
 }
 
-func BenchmarkConvBlock28x64(b *testing.B) { benchConvBlock(b, 64, 28, 64, Act) }
+func BenchmarkConvBlock28x64(b *testing.B)  { benchConvBlock(b, 64, 28, 64, Act) }
 func BenchmarkConvBlock14x128(b *testing.B) { benchConvBlock(b, 64, 14, 128, Act) }
 
 func BenchmarkMatMulConvSized(b *testing.B) {

@@ -225,5 +225,3 @@ func (l flatLayout) flatten(v *Node) *Node {
 	v = Concatenate([]*Node{v, Zeros(g, shapes.Make(dt, l.t-l.b, l.hp, l.wp, cout))}, 0)
 	return Reshape(v, l.t*l.s, cout)
 }
-
-
