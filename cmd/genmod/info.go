@@ -50,9 +50,6 @@ func newDataCmd() *cobra.Command {
 				for _, n := range data.Names() {
 					fmt.Fprintf(w, "%s\t%s\n", n, data.Describe(n))
 				}
-				fmt.Fprintln(w, "images:DIR\tPNG/JPEG folder (one sub-folder per class gives labels)")
-				fmt.Fprintln(w, "npy:FILE\t2-D float array, one example per row")
-				fmt.Fprintln(w, "csv:FILE\tnumeric table, one example per row (optional header)")
 				return w.Flush()
 			}
 			tr, te, err := data.Load(args[0], data.LoadOptions{DataDir: dataDir, Seed: seed})
