@@ -50,6 +50,7 @@ func tinyConfig(out string) Config {
 	c := DefaultConfig()
 	c.Model, c.Data, c.Out = "test-tiny", "moons", out
 	c.Steps, c.Batch, c.CheckpointEvery, c.LogEvery, c.Warmup = 20, 32, 5, 1, 3
+	c.ClipNorm = 0.01 // always active: resume must reproduce the global-norm sum exactly
 	return c
 }
 

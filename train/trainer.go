@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"github.com/gomlx/compute/dtypes"
@@ -269,9 +270,17 @@ func (s *Session) buildStep() (*model.Exec, error) {
 			}
 		}
 		grads := scope.BuildTrainableVariablesGradientsGraph(loss)
+		// Sum the squared norms in variable-path order: the store's own order
+		// differs between a fresh run (creation order) and a resumed one
+		// (checkpoint order), and float addition is not associative.
+		order := make([]int, len(grads))
+		for i := range order {
+			order[i] = i
+		}
+		sort.Slice(order, func(a, b int) bool { return vars[order[a]].Path() < vars[order[b]].Path() })
 		sumSq := ScalarZero(g, dt)
-		for _, gr := range grads {
-			sumSq = Add(sumSq, ReduceAllSum(Square(gr)))
+		for _, i := range order {
+			sumSq = Add(sumSq, ReduceAllSum(Square(grads[i])))
 		}
 		norm := Sqrt(sumSq)
 		if cfg.ClipNorm > 0 {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -26,7 +27,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := newRootCmd()
-	if err := root.ExecuteContext(ctx); err != nil {
+	err := root.ExecuteContext(ctx)
+	stopProfile()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
@@ -45,9 +48,34 @@ samples/. Everything needed to resume or sample from it lives there.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.PersistentFlags().String("cpuprofile", "", "write a CPU profile (pprof) of the command to this file")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		path, _ := cmd.Flags().GetString("cpuprofile")
+		if path == "" {
+			return nil
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		profileFile = f
+		return pprof.StartCPUProfile(f)
+	}
+	root.PersistentPostRun = func(*cobra.Command, []string) { stopProfile() }
 	root.PersistentFlags().String("backend", "", "GoMLX backend config, e.g. go or xla:cpu (default $GOMLX_BACKEND, else go:parallelism=-1)")
 	root.AddCommand(newTrainCmd(), newSampleCmd(), newModelsCmd(), newDataCmd(), newVersionCmd())
 	return root
+}
+
+var profileFile *os.File
+
+// stopProfile ends a --cpuprofile profile, also when the command failed.
+func stopProfile() {
+	if profileFile != nil {
+		pprof.StopCPUProfile()
+		profileFile.Close()
+		profileFile = nil
+	}
 }
 
 func backendFlag(cmd *cobra.Command) string {

@@ -98,7 +98,7 @@ func changedConfigFlags(f *pflag.FlagSet) []string {
 	var names []string
 	f.Visit(func(fl *pflag.Flag) {
 		switch fl.Name {
-		case "config", "resume", "stop-after", "backend":
+		case "config", "resume", "stop-after", "backend", "cpuprofile":
 		default:
 			names = append(names, fl.Name)
 		}

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"genmod/internal/safetensors"
+)
+
+// The CLI tests run the real binary, as a user would.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "genmod-cli")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "genmod")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Env = append(os.Environ(), "GOEXPERIMENT=simd")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building genmod: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func genmod(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// Every kind of bad input gets a clear message, a non-zero exit and no panic.
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	notRun := filepath.Join(dir, "plain")
+	os.MkdirAll(notRun, 0o755)
+	badNPY := filepath.Join(dir, "bad.npy")
+	os.WriteFile(badNPY, []byte("\x93NUMPY\x01\x00\x10\x00{'descr': '<f4'"), 0o644)
+	readOnly := filepath.Join(dir, "ro")
+	os.MkdirAll(readOnly, 0o555)
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown model", []string{"train", "--model", "nope", "--out", filepath.Join(dir, "a")}, "valid: rf"},
+		{"unknown dataset", []string{"train", "--data", "nope", "--out", filepath.Join(dir, "b")}, "moons"},
+		{"resume a non-run", []string{"train", "--resume", notRun}, "not a run folder"},
+		{"sample a non-run", []string{"sample", "--run", notRun, "--out", filepath.Join(dir, "x.png")}, "not a run folder"},
+		{"corrupt npy", []string{"data", "npy:" + badNPY}, "bad.npy"},
+		{"bad config key", []string{"train", "--config", writeFile(t, dir, "c.json", `{"stepz": 1}`), "--out", filepath.Join(dir, "c")}, "stepz"},
+		{"zero steps", []string{"train", "--steps", "0", "--out", filepath.Join(dir, "d")}, "steps must be >= 1"},
+		{"missing out", []string{"train"}, "--out"},
+		{"unknown backend", []string{"version", "--backend", "nosuch"}, "not available"},
+	}
+	if os.Geteuid() != 0 { // root can write anywhere
+		cases = append(cases, struct {
+			name string
+			args []string
+			want string
+		}{"unwritable output", []string{"data", "moons", "--preview", filepath.Join(readOnly, "p.png")}, "cannot write"})
+	}
+	for _, c := range cases {
+		out, err := genmod(t, c.args...)
+		if err == nil {
+			t.Errorf("%s: succeeded, want an error\n%s", c.name, out)
+			continue
+		}
+		if !strings.Contains(out, c.want) || strings.Contains(out, "panic") || strings.Contains(out, "goroutine") {
+			t.Errorf("%s: output does not say %q (or panicked):\n%s", c.name, c.want, out)
+		}
+	}
+	for _, p := range []string{"a", "b", "c", "d"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
+			t.Errorf("a failed command left %s behind", p)
+		}
+	}
+}
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// A training process killed with SIGKILL and resumed ends with the same
+// weights, bit for bit, as one that ran without interruption.
+func TestSIGKILLAndResume(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	args := []string{"train", "--model", "rf", "--data", "moons", "--steps", "300", "--batch", "64",
+		"--hidden", "32,32", "--checkpoint-every", "40", "--keep", "100", "--sample-every", "0", "--seed", "3"}
+	if out, err := genmod(t, append(args, "--out", a)...); err != nil {
+		t.Fatalf("uninterrupted run: %v\n%s", err, out)
+	}
+	cmd := exec.Command(binary, append(args, "--out", b)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill it once a checkpoint is on disk, mid-run.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(b, "checkpoints", "step-00000080.safetensors")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("no checkpoint appeared")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	if _, err := os.Stat(filepath.Join(b, "checkpoints", "step-00000300.safetensors")); err == nil {
+		t.Skip("the run finished before it could be killed")
+	}
+	if out, err := genmod(t, "train", "--resume", b); err != nil {
+		t.Fatalf("resume: %v\n%s", err, out)
+	}
+	fa, err := safetensors.ReadFile(filepath.Join(a, "checkpoints", "step-00000300.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb, err := safetensors.ReadFile(filepath.Join(b, "checkpoints", "step-00000300.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fa.Tensors) != len(fb.Tensors) {
+		t.Fatalf("%d vs %d tensors", len(fa.Tensors), len(fb.Tensors))
+	}
+	for i := range fa.Tensors {
+		if fa.Tensors[i].Name != fb.Tensors[i].Name || !bytes.Equal(fa.Tensors[i].Data, fb.Tensors[i].Data) {
+			t.Errorf("tensor %s differs after SIGKILL and resume", fa.Tensors[i].Name)
+		}
+	}
+	// The resumed run samples, in every format.
+	for _, f := range []string{"s.png", "s.npy", "s.csv"} {
+		if out, err := genmod(t, "sample", "--run", b, "--n", "50", "--steps", "10", "--out", filepath.Join(dir, f)); err != nil {
+			t.Errorf("sample %s: %v\n%s", f, err, out)
+		}
+	}
+	out, err := genmod(t, "sample", "--run", b, "--n", "10", "--class", "5", "--out", filepath.Join(dir, "c.png"))
+	if err == nil || !strings.Contains(out, "out of range") {
+		t.Errorf("class 5 of a 2-class model: %v\n%s", err, out)
+	}
+}
