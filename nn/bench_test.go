@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/gomlx/compute/dtypes"
@@ -22,13 +23,16 @@ func randF32(dims ...int) *tensors.Tensor {
 }
 
 // benchConvBlock times forward+backward of conv3x3 -> act -> conv3x3 with
-// gradients for the input and both kernels.
-func benchConvBlock(b *testing.B, batch, hw, c int, act func(*Node) *Node) {
+// gradients for the input and both kernels, in the NHWC or channel-major layout.
+func benchConvBlock(b *testing.B, batch, hw, c int, cm bool) {
 	x := randF32(batch, hw, hw, c)
+	if cm {
+		x = randF32(c, batch, hw, hw)
+	}
 	k1 := randF32(3, 3, c, c)
 	k2 := randF32(3, 3, c, c)
 	e := MustNewExec(nntest.Backend(), func(x, k1, k2 *Node) []*Node {
-		y := ConvKernel(act(ConvKernel(x, k1)), k2)
+		y := shiftConv(Act(shiftConv(x, k1, 1, 1, cm)), k2, 1, 1, cm)
 		loss := ReduceAllMean(Square(y))
 		return Gradient(loss, x, k1, k2)
 	})
@@ -39,8 +43,13 @@ func benchConvBlock(b *testing.B, batch, hw, c int, act func(*Node) *Node) {
 	}
 }
 
-func BenchmarkConvBlock28x64(b *testing.B)  { benchConvBlock(b, 64, 28, 64, Act) }
-func BenchmarkConvBlock14x128(b *testing.B) { benchConvBlock(b, 64, 14, 128, Act) }
+func BenchmarkConvBlock(b *testing.B) {
+	for _, s := range [][2]int{{28, 64}, {14, 128}, {28, 32}} {
+		for _, cm := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%dx%d_cm=%v", s[0], s[1], cm), func(b *testing.B) { benchConvBlock(b, 64, s[0], s[1], cm) })
+		}
+	}
+}
 
 func BenchmarkMatMulConvSized(b *testing.B) {
 	p := randF32(54665, 576)

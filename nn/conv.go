@@ -31,7 +31,7 @@ func ConvKernel(x, kernel *Node) *Node {
 		panic(fmt.Sprintf("nn.ConvKernel: kernel must be [k,k,%d,Cout] with odd k, got %s (x %s)",
 			x.Shape().Dimensions[3], kernel.Shape(), x.Shape()))
 	}
-	return shiftConv(x, kernel, kd[0]/2, kd[1]/2)
+	return shiftConv(x, kernel, kd[0]/2, kd[1]/2, false)
 }
 
 func checkImage(op string, x *Node) {
@@ -46,38 +46,43 @@ func addBias(scope *model.Scope, y *Node, n int) *Node {
 }
 
 // shiftConv computes out[b,i,j,:] = Σ_{di,dj} x[b, i+di-top, j+dj-left, :] · kernel[di,dj]
-// (zero outside x) for a kernel [kh,kw,C,Cout], with the output the size of x.
+// (zero outside x) for a kernel [kh,kw,C,Cout], with the output the size of
+// x. x is NHWC [B,H,W,C], or channel-major [C,B,H,W] when cm is set (then
+// the output is [Cout,B,H,W]).
 //
 // Forward, the "flat-shift im2col": x gets zr zero rows below each image and
-// zc zero columns right of each row and is flattened to F [N,C]. In that
-// layout a tap (di,dj) is a constant shift of the flat axis, and every read
-// outside the image lands on a zero (the zero rows/columns are shared by the
-// images/rows on both sides). Each tap is F between two zero blocks (a
-// memcpy-speed Concatenate), the taps side by side give P [L, kh·kw·C], the
-// convolution is the single matmul P·K, and one Slice drops the padding.
+// zc zero columns right of each row and is flattened to F (N positions). In
+// that layout a tap (di,dj) is a constant shift of the flat axis, and every
+// read outside the image lands on a zero (the zero rows/columns are shared by
+// the images/rows on both sides). Each tap is F between two zero blocks (a
+// memcpy-speed Concatenate); the taps together form the patch matrix P
+// (L positions by kh·kw·C), the convolution is the single matmul of P with
+// the kernel, and one Slice drops the padding positions.
 //
 // Backward is written by hand (the default autodiff would run the Concatenate
 // VJPs, i.e. element-wise Slices of the 9x larger P, which costs more than the
 // convolution itself): dx is shiftConv of the gradient with the flipped,
 // transposed kernel, and dK = Pᵀ·v as one matmul. Both are built from
 // differentiable ops, so second-order gradients work.
-func shiftConv(x, kernel *Node, top, left int) *Node {
-	dims := x.Shape().Dimensions
-	b, h, w, c := dims[0], dims[1], dims[2], dims[3]
-	kd := kernel.Shape().Dimensions
-	kh, kw, cout := kd[0], kd[1], kd[3]
-	if kh == 1 && kw == 1 {
+//
+// The channel-major layout is faster (all copies are large blocks, the
+// matmuls need no transposes) and is what the UNet uses inside.
+func shiftConv(x, kernel *Node, top, left int, cm bool) *Node {
+	l := newFlatLayout(x, kernel, top, left, cm)
+	if l.kh == 1 && l.kw == 1 {
 		// A 1x1 convolution is a matmul; its default gradient is matmuls too.
-		y := MatMul(Reshape(x, b*h*w, c), Reshape(kernel, c, cout))
-		return Reshape(y, b, h, w, cout)
+		if cm {
+			kt := Transpose(Reshape(kernel, l.c, l.cout), 0, 1)
+			return Reshape(MatMul(kt, Reshape(x, l.c, -1)), l.cout, l.b, l.h, l.w)
+		}
+		y := MatMul(Reshape(x, -1, l.c), Reshape(kernel, l.c, l.cout))
+		return Reshape(y, l.b, l.h, l.w, l.cout)
 	}
-	l := newFlatLayout(b, h, w, kh, kw, top, left)
 
 	var patches *Node
 	fast := func() *Node {
 		patches = l.patches(x)
-		y := MatMul(patches, Reshape(kernel, kh*kw*c, cout))
-		return l.unflatten(y)
+		return l.unflatten(l.apply(patches, kernel))
 	}
 	// The gradient is taken from anchor, a node whose inputs are exactly
 	// (x, kernel) and which carries the hand-written VJP. Its own value
@@ -85,8 +90,12 @@ func shiftConv(x, kernel *Node, top, left int) *Node {
 	// nothing consumes it, so the backend drops it as dead code.
 	var anchor *Node
 	decomposed := func() *Node {
-		anchor = ConvGeneral(x, kernel, nhwcAxes,
-			[]int{1, 1}, [][2]int{{top, kh - 1 - top}, {left, kw - 1 - left}}, nil, nil, 1, 1)
+		axes := nhwcAxes
+		if cm {
+			axes = cmAxes
+		}
+		anchor = ConvGeneral(x, kernel, axes,
+			[]int{1, 1}, [][2]int{{top, l.kh - 1 - top}, {left, l.kw - 1 - left}}, nil, nil, 1, 1)
 		return anchor
 	}
 	out, fused := InternalFusedOpCaller(fast, decomposed, true)
@@ -100,15 +109,8 @@ func shiftConv(x, kernel *Node, top, left int) *Node {
 		// dx: correlate v with the kernel flipped in space and with its
 		// in/out channels swapped; the offsets mirror (top -> kh-1-top).
 		flipped := TransposeAllAxes(flipSpatial(kernel), 0, 1, 3, 2)
-		dx := shiftConv(v, flipped, kh-1-top, kw-1-left)
-		// dK = Pᵀ·V with V the gradient placed at the output rows of P,
-		// computed as (Vᵀ·P)ᵀ with Vᵀ transposed explicitly: given
-		// operands that both contract their leading axis, the Go backend
-		// would transpose both, and P is kh·kw·C/Cout times larger than V.
-		vt := Transpose(l.flatten(v), 0, 1) // [Cout, L]
-		dkt := MatMul(vt, patches)          // [Cout, kh·kw·C]
-		dk := Reshape(Transpose(dkt, 0, 1), kh, kw, c, cout)
-		return []*Node{dx, dk}
+		dx := shiftConv(v, flipped, l.kh-1-top, l.kw-1-left, cm)
+		return []*Node{dx, l.kernelGrad(patches, v)}
 	})
 	return out
 }
@@ -127,29 +129,48 @@ func flipSpatial(kernel *Node) *Node {
 	return Reshape(Concatenate(parts, 0), d...)
 }
 
-var nhwcAxes = ConvolveAxesConfig{
-	InputBatch: 0, InputChannels: 3, InputSpatial: []int{1, 2},
-	KernelInputChannels: 2, KernelOutputChannels: 3, KernelSpatial: []int{0, 1},
-	OutputBatch: 0, OutputChannels: 3, OutputSpatial: []int{1, 2},
-}
+var (
+	nhwcAxes = ConvolveAxesConfig{
+		InputBatch: 0, InputChannels: 3, InputSpatial: []int{1, 2},
+		KernelInputChannels: 2, KernelOutputChannels: 3, KernelSpatial: []int{0, 1},
+		OutputBatch: 0, OutputChannels: 3, OutputSpatial: []int{1, 2},
+	}
+	cmAxes = ConvolveAxesConfig{
+		InputBatch: 1, InputChannels: 0, InputSpatial: []int{2, 3},
+		KernelInputChannels: 2, KernelOutputChannels: 3, KernelSpatial: []int{0, 1},
+		OutputBatch: 1, OutputChannels: 0, OutputSpatial: []int{2, 3},
+	}
+)
 
 // flatLayout describes the flat-shift layout of one convolution.
 //
-// Image b, pixel (i,j) sits at flat row b·S + i·Wp + j of F, with Hp = H+zr,
-// Wp = W+zc, S = Hp·Wp. P and the matmul output have L = T·S rows (T = B+m
-// images); output pixel (b,i,j) is row a1 + b·S + i·Wp + j with
-// a1 = zr·Wp + zc, which in the [T,Hp,Wp] view is the rectangle
-// [0:B, zr:zr+H, zc:zc+W]: one Slice recovers the output.
+// Image b, pixel (i,j) sits at flat position b·S + i·Wp + j of F, with
+// Hp = H+zr, Wp = W+zc, S = Hp·Wp. P and the matmul output span L = T·S
+// positions (T = B+m images); output pixel (b,i,j) is position
+// a1 + b·S + i·Wp + j with a1 = zr·Wp + zc, which in the [T,Hp,Wp] view is
+// the rectangle [0:B, zr:zr+H, zc:zc+W]: one Slice recovers the output.
+//
+// NHWC: F is [N,C], P is [L, kh·kw·C] with columns (di,dj,c).
+// Channel-major: F is [C,N], P is [C·kh·kw, L] with rows (c,di,dj), built by
+// a single Concatenate of large blocks.
 type flatLayout struct {
-	b, h, w, kh, kw, top, left int
-	zr, zc, hp, wp, s, a1, t   int
+	cm                                  bool
+	b, h, w, c, cout, kh, kw, top, left int
+	zr, zc, hp, wp, s, a1, t            int
 }
 
-func newFlatLayout(b, h, w, kh, kw, top, left int) flatLayout {
-	l := flatLayout{b: b, h: h, w: w, kh: kh, kw: kw, top: top, left: left}
-	bottom, right := kh-1-top, kw-1-left
+func newFlatLayout(x, kernel *Node, top, left int, cm bool) flatLayout {
+	d := x.Shape().Dimensions
+	kd := kernel.Shape().Dimensions
+	l := flatLayout{cm: cm, kh: kd[0], kw: kd[1], cout: kd[3], top: top, left: left}
+	if cm {
+		l.c, l.b, l.h, l.w = d[0], d[1], d[2], d[3]
+	} else {
+		l.b, l.h, l.w, l.c = d[0], d[1], d[2], d[3]
+	}
+	bottom, right := l.kh-1-top, l.kw-1-left
 	l.zr, l.zc = max(top, bottom), max(left, right)
-	l.hp, l.wp = h+l.zr, w+l.zc
+	l.hp, l.wp = l.h+l.zr, l.w+l.zc
 	l.s = l.hp * l.wp
 	// a1 must cover the largest forward shift (bottom·Wp + right); it does,
 	// since zr >= bottom and zc >= right.
@@ -159,69 +180,132 @@ func newFlatLayout(b, h, w, kh, kw, top, left int) flatLayout {
 	for m*l.s-l.a1 < top*l.wp+left {
 		m++
 	}
-	l.t = b + m
+	l.t = l.b + m
 	return l
 }
 
 // shift is the flat offset of tap (di,dj).
 func (l flatLayout) shift(di, dj int) int { return (di-l.top)*l.wp + (dj - l.left) }
 
-// padFlat returns x [B,H,W,C] with zr zero rows and zc zero columns added
-// (bottom/right), flattened to [B·S, C].
-func (l flatLayout) padFlat(x *Node) *Node {
-	g, dt, c := x.Graph(), x.DType(), x.Shape().Dimensions[3]
-	if l.zc > 0 {
-		x = Concatenate([]*Node{x, Zeros(g, shapes.Make(dt, l.b, l.h, l.zc, c))}, 2)
+// spatialAxes are the H and W axes of an activation.
+func (l flatLayout) spatialAxes() (int, int) {
+	if l.cm {
+		return 2, 3
 	}
-	if l.zr > 0 {
-		x = Concatenate([]*Node{x, Zeros(g, shapes.Make(dt, l.b, l.zr, l.wp, c))}, 1)
-	}
-	return Reshape(x, l.b*l.s, c)
+	return 1, 2
 }
 
-// patches builds P [L, kh·kw·C] for x [B,H,W,C]; columns are ordered (di,dj,c)
-// like a reshaped [kh,kw,C,Cout] kernel.
+// padBlock returns zeros shaped like x with dimension size on axis.
+func padBlock(x *Node, axis, size int) *Node {
+	d := x.Shape().Clone().Dimensions
+	d[axis] = size
+	return Zeros(x.Graph(), shapes.Make(x.DType(), d...))
+}
+
+// padFlat adds zr zero rows and zc zero columns (bottom/right) to x and
+// flattens it to F.
+func (l flatLayout) padFlat(x *Node) *Node {
+	ah, aw := l.spatialAxes()
+	if l.zc > 0 {
+		x = Concatenate([]*Node{x, padBlock(x, aw, l.zc)}, aw)
+	}
+	if l.zr > 0 {
+		x = Concatenate([]*Node{x, padBlock(x, ah, l.zr)}, ah)
+	}
+	if l.cm {
+		return Reshape(x, l.c, l.b*l.s)
+	}
+	return Reshape(x, l.b*l.s, l.c)
+}
+
+// patches builds P for x.
 func (l flatLayout) patches(x *Node) *Node {
-	g, dt, c := x.Graph(), x.DType(), x.Shape().Dimensions[3]
 	f := l.padFlat(x)
+	axis := 0
+	if l.cm {
+		axis = 1
+	}
 	total := l.t * l.s
+	var all []*Node // channel-major: every tap's pieces, in one Concatenate
 	taps := make([]*Node, 0, l.kh*l.kw)
 	for di := 0; di < l.kh; di++ {
 		for dj := 0; dj < l.kw; dj++ {
-			// Row u of the tap holds F[u - a1 + shift].
+			// Position u of the tap holds F[u - a1 + shift].
 			before := l.a1 - l.shift(di, dj)
 			after := total - before - l.b*l.s
 			parts := make([]*Node, 0, 3)
 			if before > 0 {
-				parts = append(parts, Zeros(g, shapes.Make(dt, before, c)))
+				parts = append(parts, padBlock(f, axis, before))
 			}
 			parts = append(parts, f)
 			if after > 0 {
-				parts = append(parts, Zeros(g, shapes.Make(dt, after, c)))
+				parts = append(parts, padBlock(f, axis, after))
 			}
-			taps = append(taps, Concatenate(parts, 0))
+			if l.cm {
+				all = append(all, parts...)
+			} else {
+				taps = append(taps, Concatenate(parts, 0))
+			}
 		}
+	}
+	if l.cm {
+		return Reshape(Concatenate(all, 1), l.c*l.kh*l.kw, total)
 	}
 	return Concatenate(taps, 1)
 }
 
-// unflatten takes y [L, Cout] (rows as in P) to the output [B,H,W,Cout].
+// apply multiplies the patches by the kernel: [L,Cout] (NHWC) or [Cout,L].
+func (l flatLayout) apply(patches, kernel *Node) *Node {
+	if l.cm {
+		kt := Reshape(TransposeAllAxes(kernel, 3, 2, 0, 1), l.cout, l.c*l.kh*l.kw)
+		return MatMul(kt, patches)
+	}
+	return MatMul(patches, Reshape(kernel, l.kh*l.kw*l.c, l.cout))
+}
+
+// kernelGrad is dK = Pᵀ·V, V being v placed at the output positions.
+func (l flatLayout) kernelGrad(patches, v *Node) *Node {
+	vf := l.flatten(v)
+	if l.cm {
+		// [Cout,L]·[C·kh·kw,L]ᵀ: both contract their last axis, a layout
+		// the Go backend multiplies without transposing anything.
+		dkt := DotGeneral(vf, []int{1}, nil, patches, []int{1}, nil) // [Cout, C·kh·kw]
+		return TransposeAllAxes(Reshape(dkt, l.cout, l.c, l.kh, l.kw), 2, 3, 1, 0)
+	}
+	// Vᵀ·P with Vᵀ transposed explicitly: given operands that both contract
+	// their leading axis, the Go backend would transpose both, and P is
+	// kh·kw·C/Cout times larger than V.
+	dkt := MatMul(Transpose(vf, 0, 1), patches) // [Cout, kh·kw·C]
+	return Reshape(Transpose(dkt, 0, 1), l.kh, l.kw, l.c, l.cout)
+}
+
+// unflatten takes the matmul output (positions as in P) to the output image.
 func (l flatLayout) unflatten(y *Node) *Node {
-	cout := y.Shape().Dimensions[1]
-	y = Reshape(y, l.t, l.hp, l.wp, cout)
+	if l.cm {
+		y = Reshape(y, l.cout, l.t, l.hp, l.wp)
+		return Slice(y, AxisRange(), AxisRange(0, l.b), AxisRange(l.zr, l.zr+l.h), AxisRange(l.zc, l.zc+l.w))
+	}
+	y = Reshape(y, l.t, l.hp, l.wp, l.cout)
 	return Slice(y, AxisRange(0, l.b), AxisRange(l.zr, l.zr+l.h), AxisRange(l.zc, l.zc+l.w), AxisRange())
 }
 
-// flatten is unflatten's adjoint: v [B,H,W,Cout] placed at the output rows of
-// an otherwise zero [L, Cout].
+// flatten is unflatten's adjoint: v placed at the output positions of an
+// otherwise zero matmul output.
 func (l flatLayout) flatten(v *Node) *Node {
-	g, dt, cout := v.Graph(), v.DType(), v.Shape().Dimensions[3]
+	ah, aw := l.spatialAxes()
+	ab := 0
+	if l.cm {
+		ab = 1
+	}
 	if l.zc > 0 {
-		v = Concatenate([]*Node{Zeros(g, shapes.Make(dt, l.b, l.h, l.zc, cout)), v}, 2)
+		v = Concatenate([]*Node{padBlock(v, aw, l.zc), v}, aw)
 	}
 	if l.zr > 0 {
-		v = Concatenate([]*Node{Zeros(g, shapes.Make(dt, l.b, l.zr, l.wp, cout)), v}, 1)
+		v = Concatenate([]*Node{padBlock(v, ah, l.zr), v}, ah)
 	}
-	v = Concatenate([]*Node{v, Zeros(g, shapes.Make(dt, l.t-l.b, l.hp, l.wp, cout))}, 0)
-	return Reshape(v, l.t*l.s, cout)
+	v = Concatenate([]*Node{v, padBlock(v, ab, l.t-l.b)}, ab)
+	if l.cm {
+		return Reshape(v, l.cout, l.t*l.s)
+	}
+	return Reshape(v, l.t*l.s, l.cout)
 }

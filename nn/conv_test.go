@@ -52,26 +52,37 @@ func TestShiftConvForward(t *testing.T) {
 		{1, 3, 3, 2, 3, 1, 2, 1, 0},
 	}
 	for _, tc := range cases {
-		name := fmt.Sprintf("%dx%dx%dx%d_k%dx%d_off%d,%d", tc.b, tc.h, tc.w, tc.c, tc.kh, tc.kw, tc.top, tc.left)
-		t.Run(name, func(t *testing.T) {
-			x := nntest.Rand(1, tc.b, tc.h, tc.w, tc.c)
-			k := nntest.Rand(2, tc.kh, tc.kw, tc.c, tc.cout)
-			got := MustExecOnce(nntest.Backend(), func(x, k *Node) *Node {
-				return shiftConv(x, k, tc.top, tc.left)
-			}, x, k)
-			want := naiveConv(tensors.MustCopyFlatData[float64](x), tc.b, tc.h, tc.w, tc.c,
-				tensors.MustCopyFlatData[float64](k), tc.kh, tc.kw, tc.cout, tc.top, tc.left)
-			g := tensors.MustCopyFlatData[float64](got)
-			if len(g) != len(want) {
-				t.Fatalf("got %d values, want %d", len(g), len(want))
-			}
-			for i := range g {
-				if math.Abs(g[i]-want[i]) > 1e-12 {
-					t.Fatalf("value %d: got %g, want %g", i, g[i], want[i])
+		for _, cm := range []bool{false, true} {
+			name := fmt.Sprintf("%dx%dx%dx%d_k%dx%d_off%d,%d_cm=%v", tc.b, tc.h, tc.w, tc.c, tc.kh, tc.kw, tc.top, tc.left, cm)
+			t.Run(name, func(t *testing.T) {
+				x := nntest.Rand(1, tc.b, tc.h, tc.w, tc.c)
+				k := nntest.Rand(2, tc.kh, tc.kw, tc.c, tc.cout)
+				got := MustExecOnce(nntest.Backend(), func(x, k *Node) *Node {
+					return convInLayout(x, k, tc.top, tc.left, cm)
+				}, x, k)
+				want := naiveConv(tensors.MustCopyFlatData[float64](x), tc.b, tc.h, tc.w, tc.c,
+					tensors.MustCopyFlatData[float64](k), tc.kh, tc.kw, tc.cout, tc.top, tc.left)
+				g := tensors.MustCopyFlatData[float64](got)
+				if len(g) != len(want) {
+					t.Fatalf("got %d values, want %d", len(g), len(want))
 				}
-			}
-		})
+				for i := range g {
+					if math.Abs(g[i]-want[i]) > 1e-12 {
+						t.Fatalf("value %d: got %g, want %g", i, g[i], want[i])
+					}
+				}
+			})
+		}
 	}
+}
+
+// convInLayout runs shiftConv on NHWC x in the NHWC or channel-major layout.
+func convInLayout(x, k *Node, top, left int, cm bool) *Node {
+	if !cm {
+		return shiftConv(x, k, top, left, false)
+	}
+	y := shiftConv(TransposeAllAxes(x, 3, 0, 1, 2), k, top, left, true)
+	return TransposeAllAxes(y, 1, 2, 3, 0)
 }
 
 func TestConvKernelMatchesNative(t *testing.T) {
@@ -98,13 +109,15 @@ func TestShiftConvGradient(t *testing.T) {
 		{2, 3, 2, 1, 1, 2, 0, 0},
 	}
 	for _, tc := range cases {
-		t.Run(fmt.Sprintf("k%dx%d_off%d,%d", tc.kh, tc.kw, tc.top, tc.left), func(t *testing.T) {
-			x := nntest.Rand(5, 2, tc.h, tc.w, tc.c)
-			k := nntest.Rand(6, tc.kh, tc.kw, tc.c, tc.cout)
-			nntest.CheckBlock(t, func(_ *model.Scope, in []*Node) *Node {
-				return shiftConv(in[0], in[1], tc.top, tc.left)
-			}, []*tensors.Tensor{x, k}, nil)
-		})
+		for _, cm := range []bool{false, true} {
+			t.Run(fmt.Sprintf("k%dx%d_off%d,%d_cm=%v", tc.kh, tc.kw, tc.top, tc.left, cm), func(t *testing.T) {
+				x := nntest.Rand(5, 2, tc.h, tc.w, tc.c)
+				k := nntest.Rand(6, tc.kh, tc.kw, tc.c, tc.cout)
+				nntest.CheckBlock(t, func(_ *model.Scope, in []*Node) *Node {
+					return convInLayout(in[0], in[1], tc.top, tc.left, cm)
+				}, []*tensors.Tensor{x, k}, nil)
+			})
+		}
 	}
 }
 
@@ -138,19 +151,36 @@ func reachesType(nt NodeType, nodes ...*Node) bool {
 // The hand-written VJP must replace the native convolution everywhere: no
 // ConvGeneral may be computed, forward, backward or second order.
 func TestConvNeverRunsNativeConvolution(t *testing.T) {
-	x := nntest.Rand(7, 2, 4, 4, 2)
-	k := nntest.Rand(8, 3, 3, 2, 3)
-	MustExecOnceN(nntest.Backend(), func(x, k *Node) []*Node {
-		y := ConvKernel(x, k)
-		loss := ReduceAllSum(Square(Tanh(y)))
-		g := Gradient(loss, x, k)
-		gp := ReduceAllSum(Square(g[0]))
-		g2 := Gradient(gp, k)
-		all := append([]*Node{y}, g...)
-		all = append(all, g2...)
-		if reachesType(NodeTypeConvGeneral, all...) {
-			t.Errorf("a ConvGeneral node is on the computed path")
-		}
-		return all
-	}, x, k)
+	for _, cm := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cm=%v", cm), func(t *testing.T) {
+			x := nntest.Rand(7, 2, 4, 4, 2)
+			k := nntest.Rand(8, 3, 3, 2, 3)
+			MustExecOnceN(nntest.Backend(), func(x, k *Node) []*Node {
+				y := convInLayout(x, k, 1, 1, cm)
+				loss := ReduceAllSum(Square(Tanh(y)))
+				g := Gradient(loss, x, k)
+				gp := ReduceAllSum(Square(g[0]))
+				g2 := Gradient(gp, k)
+				all := append([]*Node{y}, g...)
+				all = append(all, g2...)
+				if reachesType(NodeTypeConvGeneral, all...) {
+					t.Errorf("a ConvGeneral node is on the computed path")
+				}
+				return all
+			}, x, k)
+		})
+	}
+}
+
+// Second order through the hand-written VJP: d/dK of ‖∇ₓ Σ tanh(conv(x,K))‖².
+func TestConvSecondOrder(t *testing.T) {
+	for _, cm := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cm=%v", cm), func(t *testing.T) {
+			nntest.CheckGradients(t, func(_ *model.Scope, in []*Node) *Node {
+				x, k := in[0], in[1]
+				gx := Gradient(nntest.WeightedSum(Tanh(convInLayout(x, k, 1, 1, cm))), x)[0]
+				return ReduceAllSum(Square(gx))
+			}, []*tensors.Tensor{nntest.Rand(9, 2, 3, 4, 2), nntest.Rand(10, 3, 3, 2, 2)}, nil)
+		})
+	}
 }

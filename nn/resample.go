@@ -111,7 +111,7 @@ func upsampleConv(x, k *Node) *Node {
 		for q := 0; q < 2; q++ {
 			mq := ConvertDType(Const(g, phaseTaps[q]), dt)
 			kpq := Einsum("bj,ajcf->abcf", mq, rows) // [2,2,C,Cout]
-			phases = append(phases, shiftConv(x, kpq, 1-p, 1-q))
+			phases = append(phases, shiftConv(x, kpq, 1-p, 1-q, false))
 		}
 	}
 	// [B,h,w,(p,q),Cout] -> [B,2h,2w,Cout]

@@ -28,6 +28,8 @@ type UNetConfig struct {
 	Heads int
 	// TimeDim is the size of the time (and class) embedding.
 	TimeDim int
+	// Activation between layers; the zero value is SiLU.
+	Activation Activation
 }
 
 // DefaultUNetConfig is a small U-Net sized for 28x28 images on a CPU:
@@ -60,7 +62,8 @@ func (c UNetConfig) validate(x *Node) {
 func UNet(scope *model.Scope, x, t, labels *Node, cfg UNetConfig) *Node {
 	cfg.validate(x)
 	dt := x.DType()
-	emb := conditioning(scope, x, t, labels, cfg.TimeDim, cfg.NumClasses)
+	act := cfg.Activation
+	emb := conditioning(scope, x, t, labels, cfg.TimeDim, cfg.NumClasses, act)
 	groups := cfg.Groups
 
 	h := Conv2D(scope.In("input"), x, cfg.Channels[0], 3)
@@ -68,7 +71,7 @@ func UNet(scope *model.Scope, x, t, labels *Node, cfg UNetConfig) *Node {
 	block := 0
 	res := func(h *Node, ch int) *Node {
 		block++
-		return resBlock(scope.In("res_%d", block), h, emb, ch, groups)
+		return resBlock(scope.In("res_%d", block), h, emb, ch, groups, act)
 	}
 	for level, ch := range cfg.Channels {
 		for range cfg.ResBlocksPerLevel {
@@ -108,7 +111,7 @@ func UNet(scope *model.Scope, x, t, labels *Node, cfg UNetConfig) *Node {
 		}
 	}
 
-	h = Act(GroupNorm(scope.In("output_norm"), h, divisorAtMost(cfg.Channels[0], groups)))
+	h = act.Apply(GroupNorm(scope.In("output_norm"), h, divisorAtMost(cfg.Channels[0], groups)))
 	zero := scope.In("output").WithInitializer(func(g *Graph, s shapes.Shape) *Node { return Zeros(g, s) })
 	out := Conv2D(zero, h, x.Shape().Dimensions[3], 3)
 	if out.DType() != dt {
@@ -118,7 +121,7 @@ func UNet(scope *model.Scope, x, t, labels *Node, cfg UNetConfig) *Node {
 }
 
 // conditioning builds the activated time (+ class) embedding [B,dim].
-func conditioning(scope *model.Scope, x, t, labels *Node, dim, numClasses int) *Node {
+func conditioning(scope *model.Scope, x, t, labels *Node, dim, numClasses int, act Activation) *Node {
 	b := x.Shape().Dimensions[0]
 	if t.Rank() != 1 || t.Shape().Dimensions[0] != b {
 		panic(fmt.Sprintf("nn: t must be [B]=[%d], got %s", b, t.Shape()))
@@ -126,7 +129,7 @@ func conditioning(scope *model.Scope, x, t, labels *Node, dim, numClasses int) *
 	t = ConvertDType(t, x.DType())
 	emb := TimeEmbedding(t, dim)
 	emb = Dense(scope.In("time_1"), emb, dim)
-	emb = Dense(scope.In("time_2"), Act(emb), dim)
+	emb = Dense(scope.In("time_2"), act.Apply(emb), dim)
 	if numClasses > 0 {
 		if labels == nil {
 			null := make([]int32, b)
@@ -140,20 +143,30 @@ func conditioning(scope *model.Scope, x, t, labels *Node, dim, numClasses int) *
 		}
 		emb = Add(emb, ClassEmbeddingAs(scope.In("class"), labels, numClasses, dim, x.DType()))
 	}
-	return Act(emb)
+	return act.Apply(emb)
 }
 
 // resBlock: GroupNorm-Act-Conv, + Dense(emb) per channel, GroupNorm-Act-Conv, + residual.
-func resBlock(scope *model.Scope, x, emb *Node, outCh, groups int) *Node {
+// The convolutions have no bias: the embedding projection adds one after
+// the first, and the GroupNorm offsets downstream absorb the second; each
+// bias would cost an extra pass over the activations.
+func resBlock(scope *model.Scope, x, emb *Node, outCh, groups int, act Activation) *Node {
 	inCh := x.Shape().Dimensions[3]
-	h := Conv2D(scope.In("conv_1"), Act(GroupNorm(scope.In("norm_1"), x, divisorAtMost(inCh, groups))), outCh, 3)
+	h := convNoBias(scope.In("conv_1"), act.Apply(GroupNorm(scope.In("norm_1"), x, divisorAtMost(inCh, groups))), outCh, 3)
 	e := Dense(scope.In("embedding"), emb, outCh)
 	h = Add(h, Reshape(e, e.Shape().Dimensions[0], 1, 1, outCh))
-	h = Conv2D(scope.In("conv_2"), Act(GroupNorm(scope.In("norm_2"), h, divisorAtMost(outCh, groups))), outCh, 3)
+	h = convNoBias(scope.In("conv_2"), act.Apply(GroupNorm(scope.In("norm_2"), h, divisorAtMost(outCh, groups))), outCh, 3)
 	if inCh != outCh {
-		x = Conv2D(scope.In("skip"), x, outCh, 1)
+		x = convNoBias(scope.In("skip"), x, outCh, 1)
 	}
 	return Add(x, h)
+}
+
+// convNoBias is Conv2D without the bias.
+func convNoBias(scope *model.Scope, x *Node, outChannels, kernelSize int) *Node {
+	c := x.Shape().Dimensions[3]
+	k := scope.VariableWithShape("weights", shapes.Make(x.DType(), kernelSize, kernelSize, c, outChannels)).NodeValue(x.Graph())
+	return ConvKernel(x, k)
 }
 
 // cropLike crops x's spatial size down to ref's (after an odd size was halved and doubled).

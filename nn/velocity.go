@@ -9,9 +9,10 @@ import (
 
 // MLPNetConfig shapes a VelocityMLP.
 type MLPNetConfig struct {
-	Hidden     []int // hidden layer sizes
-	TimeDim    int   // size of the time (and class) embedding
-	NumClasses int   // > 0: class-conditional, labels in 0..NumClasses (NullClass)
+	Hidden     []int      // hidden layer sizes
+	TimeDim    int        // size of the time (and class) embedding
+	NumClasses int        // > 0: class-conditional, labels in 0..NumClasses (NullClass)
+	Activation Activation // zero value: SiLU
 }
 
 // DefaultMLPNetConfig suits 2-D toy data.
@@ -30,11 +31,11 @@ func VelocityMLP(scope *model.Scope, x, t, labels *Node, cfg MLPNetConfig) *Node
 	if len(cfg.Hidden) == 0 || cfg.TimeDim < 2 || cfg.NumClasses < 0 {
 		panic(fmt.Sprintf("nn.VelocityMLP: invalid config %+v", cfg))
 	}
-	emb := conditioning(scope, x, t, labels, cfg.TimeDim, cfg.NumClasses)
+	emb := conditioning(scope, x, t, labels, cfg.TimeDim, cfg.NumClasses, cfg.Activation)
 	h := x
 	for i, n := range cfg.Hidden {
 		h = Dense(scope.In("layer_%d", i), h, n)
-		h = Act(Add(h, Dense(scope.In("embedding_%d", i), emb, n)))
+		h = cfg.Activation.Apply(Add(h, Dense(scope.In("embedding_%d", i), emb, n)))
 	}
 	return Dense(scope.In("output"), h, x.Shape().Dimensions[1])
 }
