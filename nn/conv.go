@@ -16,9 +16,24 @@ func Conv2D(scope *model.Scope, x *Node, outChannels, kernelSize int) *Node {
 		panic(fmt.Sprintf("nn.Conv2D: kernelSize must be odd and positive, got %d", kernelSize))
 	}
 	checkImage("Conv2D", x)
+	return conv2D(scope, x, outChannels, kernelSize, false, true)
+}
+
+// conv2D is Conv2D in either layout, with or without the bias.
+func conv2D(scope *model.Scope, x *Node, outChannels, kernelSize int, cm, bias bool) *Node {
 	c := x.Shape().Dimensions[3]
+	if cm {
+		c = x.Shape().Dimensions[0]
+	}
 	k := scope.VariableWithShape("weights", shapes.Make(x.DType(), kernelSize, kernelSize, c, outChannels)).NodeValue(x.Graph())
-	return addBias(scope, ConvKernel(x, k), outChannels)
+	y := shiftConv(x, k, kernelSize/2, kernelSize/2, cm)
+	switch {
+	case !bias:
+		return y
+	case cm:
+		return addBiasCM(scope, y, outChannels)
+	}
+	return addBias(scope, y, outChannels)
 }
 
 // ConvKernel is the stride-1 'same' convolution of x [B,H,W,C] with a given
@@ -43,6 +58,12 @@ func checkImage(op string, x *Node) {
 func addBias(scope *model.Scope, y *Node, n int) *Node {
 	b := scope.VariableWithShape("biases", shapes.Make(y.DType(), n)).NodeValue(y.Graph())
 	return Add(y, ExpandLeftToRank(b, y.Rank()))
+}
+
+// addBiasCM adds the "biases" [n] variable to channel-major y [n,B,H,W].
+func addBiasCM(scope *model.Scope, y *Node, n int) *Node {
+	b := scope.VariableWithShape("biases", shapes.Make(y.DType(), n)).NodeValue(y.Graph())
+	return Add(y, Reshape(b, n, 1, 1, 1))
 }
 
 // shiftConv computes out[b,i,j,:] = Σ_{di,dj} x[b, i+di-top, j+dj-left, :] · kernel[di,dj]

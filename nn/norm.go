@@ -24,26 +24,50 @@ func GroupNorm(scope *model.Scope, x *Node, groups int) *Node {
 	if x.Rank() < 2 || !x.DType().IsFloat() {
 		panic(fmt.Sprintf("nn.GroupNorm: x must be a float [B,...,C] tensor, got %s", x.Shape()))
 	}
+	return groupNorm(scope, x, groups, false)
+}
+
+// groupNorm is GroupNorm for x [B,...,C], or channel-major x [C,B,...] when cm.
+func groupNorm(scope *model.Scope, x *Node, groups int, cm bool) *Node {
 	dims := x.Shape().Dimensions
 	b, c := dims[0], dims[len(dims)-1]
+	if cm {
+		c, b = dims[0], dims[1]
+	}
 	if groups < 1 || c%groups != 0 {
 		panic(fmt.Sprintf("nn.GroupNorm: %d groups do not divide %d channels", groups, c))
 	}
 	cg := c / groups
 	n := float64(x.Shape().Size() / b / groups)
-	x3 := Reshape(x, b, -1, c)
-	groupMean := func(y *Node) *Node { // [B,N,C] -> [B,G,1]: mean per group
-		return DivScalar(ReduceSum(Reshape(ReduceSum(y, 1), b, groups, cg), 2), n)
+	// Per-group means as [B,G,1] (NHWC) or [G,1,B] (channel-major), and the
+	// per-channel shapes they broadcast to.
+	var groupMean func(y *Node) *Node
+	var x3 *Node
+	var groupShape []int
+	var bcast []int
+	if cm {
+		x3 = Reshape(x, c, b, -1)
+		groupMean = func(y *Node) *Node {
+			return InsertAxes(DivScalar(ReduceSum(Reshape(ReduceSum(y, 2), groups, cg, b), 1), n), 1)
+		}
+		groupShape = []int{groups, cg, 1}
+		bcast = append([]int{c, b}, ones(len(dims)-2)...)
+	} else {
+		x3 = Reshape(x, b, -1, c)
+		groupMean = func(y *Node) *Node {
+			return InsertAxes(DivScalar(ReduceSum(Reshape(ReduceSum(y, 1), b, groups, cg), 2), n), -1)
+		}
+		groupShape = []int{1, groups, cg}
+		bcast = append(append([]int{b}, ones(len(dims)-2)...), c)
 	}
 	mean := groupMean(x3)
 	meanSq := groupMean(Square(x3))
 	variance := Max(Sub(meanSq, Square(mean)), ZerosLike(mean))
 	inv := Div(ScalarOne(x.Graph(), x.DType()), Sqrt(AddScalar(variance, normEpsilon)))
 	scale, offset := scaleOffsetVars(scope, x, c)
-	a := Mul(InsertAxes(inv, -1), Reshape(scale, 1, groups, cg))             // [B,G,cg]
-	off := Sub(Reshape(offset, 1, groups, cg), Mul(InsertAxes(mean, -1), a)) // [B,G,cg]
-	bc := append(append([]int{b}, ones(len(dims)-2)...), c)
-	return Add(Mul(x, Reshape(a, bc...)), Reshape(off, bc...))
+	a := Mul(inv, Reshape(scale, groupShape...))             // per (example, channel)
+	off := Sub(Reshape(offset, groupShape...), Mul(mean, a)) // per (example, channel)
+	return Add(Mul(x, Reshape(a, bcast...)), Reshape(off, bcast...))
 }
 
 func ones(n int) []int {

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"testing"
 
 	. "github.com/gomlx/gomlx/core/graph"
@@ -38,7 +39,11 @@ func benchStep(b *testing.B, net func(s *model.Scope, x, t, labels *Node) *Node,
 
 func BenchmarkUNetStep(b *testing.B) {
 	cfg := DefaultUNetConfig(10)
-	benchStep(b, func(s *model.Scope, x, t, l *Node) *Node { return UNet(s, x, t, l, cfg) }, []int{64, 28, 28, 1})
+	for _, batch := range []int{64, 32} {
+		b.Run(fmt.Sprintf("batch%d", batch), func(b *testing.B) {
+			benchStep(b, func(s *model.Scope, x, t, l *Node) *Node { return UNet(s, x, t, l, cfg) }, []int{batch, 28, 28, 1})
+		})
+	}
 }
 
 func BenchmarkUNetStepAttention(b *testing.B) {

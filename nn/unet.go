@@ -33,14 +33,19 @@ type UNetConfig struct {
 }
 
 // DefaultUNetConfig is a small U-Net sized for 28x28 images on a CPU:
-// levels 28/14/7 with 32/64/64 channels, one ResBlock per level, no attention.
+// levels 28/14/7 with 16/32/64 channels, one ResBlock per level, no
+// attention, ReLU. A training step (batch 64, Adam) took about 1.4 s on 2
+// AVX2 cores with GoMLX's Go backend; 32/64/64 channels took 3 s, SiLU 10%
+// more. Conv matmuls are about half of the time, so the cost grows roughly
+// with the channel counts squared.
 func DefaultUNetConfig(numClasses int) UNetConfig {
 	return UNetConfig{
-		Channels:          []int{32, 64, 64},
+		Channels:          []int{16, 32, 64},
 		ResBlocksPerLevel: 1,
 		NumClasses:        numClasses,
 		Groups:            8,
 		TimeDim:           64,
+		Activation:        ReLU,
 	}
 }
 
@@ -59,14 +64,16 @@ func (c UNetConfig) validate(x *Node) {
 // the channel count changes). Levels are joined by Downsample/Upsample with
 // skip connections; the final 3x3 conv is zero-initialised, so an untrained
 // network outputs 0. Any H and W work; sizes are cropped back after odd halvings.
+//
+// Inside, activations are channel-major [C,B,H,W] (the convolutions are
+// faster that way); only x and the output are NHWC.
 func UNet(scope *model.Scope, x, t, labels *Node, cfg UNetConfig) *Node {
 	cfg.validate(x)
-	dt := x.DType()
 	act := cfg.Activation
 	emb := conditioning(scope, x, t, labels, cfg.TimeDim, cfg.NumClasses, act)
 	groups := cfg.Groups
 
-	h := Conv2D(scope.In("input"), x, cfg.Channels[0], 3)
+	h := conv2D(scope.In("input"), TransposeAllAxes(x, 3, 0, 1, 2), cfg.Channels[0], 3, true, true)
 	var skips []*Node
 	block := 0
 	res := func(h *Node, ch int) *Node {
@@ -79,7 +86,7 @@ func UNet(scope *model.Scope, x, t, labels *Node, cfg UNetConfig) *Node {
 			skips = append(skips, h)
 		}
 		if level < len(cfg.Channels)-1 {
-			h = Downsample(scope.In("down_%d", level), h, ch)
+			h = downsample(scope.In("down_%d", level), h, ch, true)
 		}
 	}
 
@@ -91,10 +98,11 @@ func UNet(scope *model.Scope, x, t, labels *Node, cfg UNetConfig) *Node {
 			heads = 4
 		}
 		heads = divisorAtMost(last, heads)
-		d := h.Shape().Dimensions
-		a := Reshape(GroupNorm(scope.In("attention_norm"), h, divisorAtMost(last, groups)), d[0], d[1]*d[2], d[3])
+		d := h.Shape().Dimensions // [C,B,h,w]
+		a := groupNorm(scope.In("attention_norm"), h, divisorAtMost(last, groups), true)
+		a = TransposeAllAxes(Reshape(a, d[0], d[1], d[2]*d[3]), 1, 2, 0) // [B,L,C]
 		a = SelfAttention(scope.In("attention"), a, heads)
-		h = Add(h, Reshape(a, d...))
+		h = Add(h, Reshape(TransposeAllAxes(a, 2, 0, 1), d...))
 	}
 	h = res(h, last)
 
@@ -103,21 +111,18 @@ func UNet(scope *model.Scope, x, t, labels *Node, cfg UNetConfig) *Node {
 		for range cfg.ResBlocksPerLevel {
 			skip := skips[len(skips)-1]
 			skips = skips[:len(skips)-1]
-			h = res(Concatenate([]*Node{h, skip}, 3), ch)
+			h = res(Concatenate([]*Node{h, skip}, 0), ch)
 		}
 		if level > 0 {
-			h = Upsample(scope.In("up_%d", level), h, cfg.Channels[level-1])
+			h = upsample(scope.In("up_%d", level), h, cfg.Channels[level-1], true)
 			h = cropLike(h, skips[len(skips)-1])
 		}
 	}
 
-	h = act.Apply(GroupNorm(scope.In("output_norm"), h, divisorAtMost(cfg.Channels[0], groups)))
+	h = act.Apply(groupNorm(scope.In("output_norm"), h, divisorAtMost(cfg.Channels[0], groups), true))
 	zero := scope.In("output").WithInitializer(func(g *Graph, s shapes.Shape) *Node { return Zeros(g, s) })
-	out := Conv2D(zero, h, x.Shape().Dimensions[3], 3)
-	if out.DType() != dt {
-		out = ConvertDType(out, dt)
-	}
-	return out
+	out := conv2D(zero, h, x.Shape().Dimensions[3], 3, true, true)
+	return TransposeAllAxes(out, 1, 2, 3, 0)
 }
 
 // conditioning builds the activated time (+ class) embedding [B,dim].
@@ -146,36 +151,33 @@ func conditioning(scope *model.Scope, x, t, labels *Node, dim, numClasses int, a
 	return act.Apply(emb)
 }
 
-// resBlock: GroupNorm-Act-Conv, + Dense(emb) per channel, GroupNorm-Act-Conv, + residual.
-// The convolutions have no bias: the embedding projection adds one after
-// the first, and the GroupNorm offsets downstream absorb the second; each
-// bias would cost an extra pass over the activations.
+// resBlock, on channel-major x [C,B,H,W]: GroupNorm-Act-Conv, + Dense(emb)
+// per channel, GroupNorm-Act-Conv, + residual. The convolutions have no
+// bias: the embedding projection adds one after the first, and the GroupNorm
+// offsets downstream absorb the second; each bias would cost an extra pass
+// over the activations.
 func resBlock(scope *model.Scope, x, emb *Node, outCh, groups int, act Activation) *Node {
-	inCh := x.Shape().Dimensions[3]
-	h := convNoBias(scope.In("conv_1"), act.Apply(GroupNorm(scope.In("norm_1"), x, divisorAtMost(inCh, groups))), outCh, 3)
-	e := Dense(scope.In("embedding"), emb, outCh)
-	h = Add(h, Reshape(e, e.Shape().Dimensions[0], 1, 1, outCh))
-	h = convNoBias(scope.In("conv_2"), act.Apply(GroupNorm(scope.In("norm_2"), h, divisorAtMost(outCh, groups))), outCh, 3)
+	inCh := x.Shape().Dimensions[0]
+	h := act.Apply(groupNorm(scope.In("norm_1"), x, divisorAtMost(inCh, groups), true))
+	h = conv2D(scope.In("conv_1"), h, outCh, 3, true, false)
+	e := Transpose(Dense(scope.In("embedding"), emb, outCh), 0, 1) // [C,B]
+	h = Add(h, Reshape(e, outCh, e.Shape().Dimensions[1], 1, 1))
+	h = act.Apply(groupNorm(scope.In("norm_2"), h, divisorAtMost(outCh, groups), true))
+	h = conv2D(scope.In("conv_2"), h, outCh, 3, true, false)
 	if inCh != outCh {
-		x = convNoBias(scope.In("skip"), x, outCh, 1)
+		x = conv2D(scope.In("skip"), x, outCh, 1, true, false)
 	}
 	return Add(x, h)
 }
 
-// convNoBias is Conv2D without the bias.
-func convNoBias(scope *model.Scope, x *Node, outChannels, kernelSize int) *Node {
-	c := x.Shape().Dimensions[3]
-	k := scope.VariableWithShape("weights", shapes.Make(x.DType(), kernelSize, kernelSize, c, outChannels)).NodeValue(x.Graph())
-	return ConvKernel(x, k)
-}
-
-// cropLike crops x's spatial size down to ref's (after an odd size was halved and doubled).
+// cropLike crops channel-major x's spatial size down to ref's (after an odd
+// size was halved and doubled).
 func cropLike(x, ref *Node) *Node {
 	xd, rd := x.Shape().Dimensions, ref.Shape().Dimensions
-	if xd[1] == rd[1] && xd[2] == rd[2] {
+	if xd[2] == rd[2] && xd[3] == rd[3] {
 		return x
 	}
-	return Slice(x, AxisRange(), AxisRange(0, rd[1]), AxisRange(0, rd[2]), AxisRange())
+	return Slice(x, AxisRange(), AxisRange(), AxisRange(0, rd[2]), AxisRange(0, rd[3]))
 }
 
 // divisorAtMost is the largest divisor of n that is <= k.

@@ -217,3 +217,31 @@ func TestVelocityMLPShape(t *testing.T) {
 		t.Fatalf("output %s, want %s", out.Shape(), x.Shape())
 	}
 }
+
+// The channel-major internals compute the same as the public NHWC blocks,
+// with the same variables.
+func TestChannelMajorMatchesNHWC(t *testing.T) {
+	cases := []struct {
+		name string
+		fn   func(s *model.Scope, x *Node, cm bool) *Node
+	}{
+		{"conv3", func(s *model.Scope, x *Node, cm bool) *Node { return conv2D(s, x, 4, 3, cm, true) }},
+		{"conv1", func(s *model.Scope, x *Node, cm bool) *Node { return conv2D(s, x, 4, 1, cm, true) }},
+		{"groupNorm", func(s *model.Scope, x *Node, cm bool) *Node { return groupNorm(s, x, 2, cm) }},
+		{"downsample", func(s *model.Scope, x *Node, cm bool) *Node { return downsample(s, x, 3, cm) }},
+		{"upsample", func(s *model.Scope, x *Node, cm bool) *Node { return upsample(s, x, 3, cm) }},
+		{"padSpatial", func(s *model.Scope, x *Node, cm bool) *Node { return padSpatial(x, 1, 0, 2, 1, cm) }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			x := nntest.Rand(27, 2, 5, 3, 4)
+			store := model.NewStore()
+			outs := model.MustExecOnceN(nntest.Backend(), store, func(s *model.Scope, x *Node) []*Node {
+				nhwc := tc.fn(s.At("block"), x, false)
+				cm := tc.fn(s.At("block"), TransposeAllAxes(x, 3, 0, 1, 2), true)
+				return []*Node{nhwc, TransposeAllAxes(cm, 1, 2, 3, 0)}
+			}, x)
+			assertClose(t, tensors.MustCopyFlatData[float64](outs[1]), tensors.MustCopyFlatData[float64](outs[0]), 1e-12)
+		})
+	}
+}
