@@ -49,6 +49,22 @@ func ConvKernel(x, kernel *Node) *Node {
 	return shiftConv(x, kernel, kd[0]/2, kd[1]/2, false)
 }
 
+// ConvKernelOffset is the stride-1 convolution of x [B,H,W,C] with a kernel
+// [kh,kw,C,Cout] of any size, anchored so that
+// out[b,i,j] = Σ_{di,dj} x[b, i+di-top, j+dj-left] · kernel[di,dj] (zero
+// outside x); the output is the size of x. ConvKernel is the centred case
+// (top = kh/2, left = kw/2); other anchors give causal convolutions such as
+// PixelCNN's vertical and horizontal stacks.
+func ConvKernelOffset(x, kernel *Node, top, left int) *Node {
+	checkImage("ConvKernelOffset", x)
+	kd := kernel.Shape().Dimensions
+	if kernel.Rank() != 4 || kd[2] != x.Shape().Dimensions[3] || top < 0 || top >= kd[0] || left < 0 || left >= kd[1] {
+		panic(fmt.Sprintf("nn.ConvKernelOffset: kernel must be [kh,kw,%d,Cout] with 0 <= top < kh, 0 <= left < kw; got %s, top=%d, left=%d",
+			x.Shape().Dimensions[3], kernel.Shape(), top, left))
+	}
+	return shiftConv(x, kernel, top, left, false)
+}
+
 func checkImage(op string, x *Node) {
 	if x.Rank() != 4 || !x.DType().IsFloat() {
 		panic(fmt.Sprintf("nn.%s: x must be a float [B,H,W,C] image batch, got %s", op, x.Shape()))

@@ -85,6 +85,16 @@ func convInLayout(x, k *Node, top, left int, cm bool) *Node {
 	return TransposeAllAxes(y, 1, 2, 3, 0)
 }
 
+// ConvKernelOffset with a causal anchor: the output at (i,j) only sees rows
+// above i and, in row i, columns up to j.
+func TestConvKernelOffsetCausal(t *testing.T) {
+	x := nntest.Rand(11, 1, 4, 5, 2)
+	k := nntest.Rand(12, 2, 3, 2, 1)
+	got := MustExecOnce(nntest.Backend(), func(x, k *Node) *Node { return ConvKernelOffset(x, k, 1, 2) }, x, k)
+	want := naiveConv(tensors.MustCopyFlatData[float64](x), 1, 4, 5, 2, tensors.MustCopyFlatData[float64](k), 2, 3, 1, 1, 2)
+	assertClose(t, tensors.MustCopyFlatData[float64](got), want, 1e-12)
+}
+
 func TestConvKernelMatchesNative(t *testing.T) {
 	x := nntest.Rand(3, 2, 5, 6, 3)
 	k := nntest.Rand(4, 3, 3, 3, 4)

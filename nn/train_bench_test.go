@@ -48,7 +48,7 @@ func BenchmarkUNetStep(b *testing.B) {
 
 func BenchmarkUNetStepAttention(b *testing.B) {
 	cfg := DefaultUNetConfig(10)
-	cfg.Attention = true
+	cfg.Attention, cfg.Heads = true, 4
 	benchStep(b, func(s *model.Scope, x, t, l *Node) *Node { return UNet(s, x, t, l, cfg) }, []int{64, 28, 28, 1})
 }
 

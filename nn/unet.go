@@ -33,11 +33,14 @@ type UNetConfig struct {
 }
 
 // DefaultUNetConfig is a small U-Net sized for 28x28 images on a CPU:
-// levels 28/14/7 with 16/32/64 channels, one ResBlock per level, no
-// attention, ReLU. A training step (batch 64, Adam) took about 1.4 s on 2
-// AVX2 cores with GoMLX's Go backend; 32/64/64 channels took 3 s, SiLU 10%
-// more. Conv matmuls are about half of the time, so the cost grows roughly
-// with the channel counts squared.
+// levels 28/14/7 with 16/32/64 channels, one ResBlock per level, ReLU, no
+// attention. A training step (Adam) took about 1.4 s at batch 64 and 0.6 s
+// at batch 32 on 2 AVX2 cores with GoMLX's Go backend. Measured against it:
+// 32/64/64 channels 2.1x, SiLU +10%, attention at 7x7 (Attention: true,
+// Heads: 4) +10% (+30% at batch 32). Conv matmuls are about half of the
+// time, so the cost grows roughly with the channel counts squared. 250
+// steps at batch 32 (under 3 minutes) already gave class-recognisable
+// rectified-flow samples of Fashion-MNIST.
 func DefaultUNetConfig(numClasses int) UNetConfig {
 	return UNetConfig{
 		Channels:          []int{16, 32, 64},
