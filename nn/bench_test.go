@@ -12,6 +12,7 @@ import (
 	"genmod/nn/nntest"
 )
 
+// randF32 is a deterministic float32 tensor with values in [-0.5, 0.5).
 func randF32(dims ...int) *tensors.Tensor {
 	t := tensors.FromShape(shapes.Make(dtypes.Float32, dims...))
 	tensors.MustMutableFlatData(t, func(f []float32) {
@@ -43,6 +44,7 @@ func benchConvBlock(b *testing.B, batch, hw, c int, cm bool) {
 	}
 }
 
+// BenchmarkConvBlock is DESIGN.md's convolution benchmark (plus 28x28x32).
 func BenchmarkConvBlock(b *testing.B) {
 	for _, s := range [][2]int{{28, 64}, {14, 128}, {28, 32}} {
 		for _, cm := range []bool{false, true} {
@@ -51,6 +53,9 @@ func BenchmarkConvBlock(b *testing.B) {
 	}
 }
 
+// BenchmarkMatMulConvSized is the bare matmul of one 28x28x64 conv at
+// batch 64 (the flat-shift P·K): the floor under BenchmarkConvBlock, whose
+// forward+backward runs six of them.
 func BenchmarkMatMulConvSized(b *testing.B) {
 	p := randF32(54665, 576)
 	k := randF32(576, 64)

@@ -3,7 +3,9 @@
 //
 // Use float64 inputs: the checks compare analytic and numeric derivatives to
 // about 1e-6, which float32 cannot resolve. Variables take the input dtype,
-// so the model's variables are float64 too.
+// so the model's variables are float64 too. Integer inputs (labels) are
+// passed through unchecked. fn must be deterministic: no scope.RandomNormal
+// in the checked loss (draw noise outside and pass it as an input).
 //
 //	func TestMyBlock(t *testing.T) {
 //		x := nntest.Rand(1, 2, 5)
