@@ -18,6 +18,7 @@ import (
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 
 	"genmod/data"
+	"genmod/internal/engine"
 	"genmod/viz"
 )
 
@@ -129,8 +130,8 @@ func (s *Session) train(ctx context.Context, opts Options, resume bool) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(log, "training %s on %s (%d examples, shape %v): %d steps, batch %d, %s backend, %d parameters\n",
-		cfg.Model, cfg.Data, s.Train.Len(), s.Train.Shape, cfg.Steps, cfg.Batch, s.Backend.Name(), s.numParams())
+	fmt.Fprintf(log, "training %s on %s (%d examples, shape %v): %d steps, batch %d, backend %s, %d parameters\n",
+		cfg.Model, cfg.Data, s.Train.Len(), s.Train.Shape, cfg.Steps, cfg.Batch, engine.BackendConfig(opts.Backend), s.numParams())
 	prog := newProgress(log, opts.Terminal, s.Step, cfg.Steps)
 	saveCkpt := func() error {
 		_, err := saveCheckpoint(s.Run.CheckpointDir(), s.Store, checkpointState{Step: s.Step, Batcher: batcher.State()}, cfg.Keep)
