@@ -62,7 +62,7 @@ func DefaultConfig() Config {
 		CheckpointEvery: 500,
 		Keep:            2,
 		SampleEvery:     0,
-		LogEvery:        50,
+		LogEvery:        10,
 		Pixels:          "symmetric",
 		Options: models.Options{
 			Conditional:  true,

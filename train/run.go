@@ -87,7 +87,8 @@ func OpenRun(dir string) (*Run, error) {
 // Metric is one line of metrics.jsonl.
 type Metric struct {
 	Step     int     `json:"step"`
-	Loss     float64 `json:"loss"`
+	Loss     float64 `json:"loss"`      // mean loss over the steps since the previous line
+	LastLoss float64 `json:"last_loss"` // loss of this step's batch
 	LR       float64 `json:"lr"`
 	GradNorm float64 `json:"grad_norm"`
 	StepsSec float64 `json:"steps_per_sec"`

@@ -138,6 +138,8 @@ func (s *Session) train(ctx context.Context, opts Options, resume bool) error {
 		return err
 	}
 	start := time.Now()
+	var lossSum float64 // losses since the last metrics line
+	var lossN int
 	xShape := append([]int{cfg.Batch}, s.Train.Shape...)
 	for s.Step < cfg.Steps {
 		if err := ctx.Err(); err != nil {
@@ -166,12 +168,14 @@ func (s *Session) train(ctx context.Context, opts Options, resume bool) error {
 		}
 		s.Step = next
 		prog.update(s.Step, loss)
+		lossSum, lossN = lossSum+loss, lossN+1
 		if cfg.LogEvery > 0 && (s.Step%cfg.LogEvery == 0 || s.Step == cfg.Steps) {
 			el := time.Since(start).Seconds()
-			if err := s.Run.appendMetric(Metric{Step: s.Step, Loss: loss, LR: lr, GradNorm: gnorm,
+			if err := s.Run.appendMetric(Metric{Step: s.Step, Loss: lossSum / float64(lossN), LastLoss: loss, LR: lr, GradNorm: gnorm,
 				StepsSec: prog.rate(s.Step), Elapsed: el}); err != nil {
 				return err
 			}
+			lossSum, lossN = 0, 0
 		}
 		if opts.StopAfter > 0 && s.Step == opts.StopAfter {
 			return ErrStopped
