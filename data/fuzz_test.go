@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"io"
+	"slices"
 	"testing"
 )
 
@@ -82,7 +83,7 @@ func FuzzNPY(f *testing.F) {
 			t.Fatal(err)
 		}
 		y, r2, c2, err := DecodeNPY(&buf, "again")
-		if err != nil || r2 != rows || c2 != cols || !equalFloats(x, y) {
+		if err != nil || r2 != rows || c2 != cols || !slices.Equal(x, y) {
 			t.Fatalf("round trip: %v", err)
 		}
 	})
@@ -109,20 +110,8 @@ func FuzzCSV(f *testing.F) {
 			t.Fatal(err)
 		}
 		y, r2, c2, _, err := DecodeCSV(&buf, "again")
-		if err != nil || r2 != rows || c2 != cols || !equalFloats(x, y) {
+		if err != nil || r2 != rows || c2 != cols || !slices.Equal(x, y) {
 			t.Fatalf("round trip of %q: %v", buf.String(), err)
 		}
 	})
-}
-
-func equalFloats(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

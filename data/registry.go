@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -230,7 +231,7 @@ func loadIDXDataset(name, dataDir, defaultDir string, classes []string, missing 
 		if err != nil {
 			return nil, nil, err
 		}
-		if !equalInts(train.Shape, test.Shape) {
+		if !slices.Equal(train.Shape, test.Shape) {
 			return nil, nil, fmt.Errorf("%s: train images are %v but test images are %v", name, train.Shape, test.Shape)
 		}
 		return train, test, nil
@@ -264,16 +265,4 @@ func findIDXFiles(dir string) ([4]string, bool, error) {
 func isNotDir(err error) bool {
 	var pe *fs.PathError
 	return errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "not a directory")
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
