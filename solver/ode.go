@@ -31,7 +31,11 @@ func ParseMethod(name string) (Method, error) {
 }
 
 // UniformGrid returns steps+1 times evenly spaced from t0 to t1 (inclusive).
+// With steps < 1 it returns just {t0}, which Integrate rejects.
 func UniformGrid(t0, t1 float64, steps int) []float64 {
+	if steps < 1 {
+		return []float64{t0}
+	}
 	ts := make([]float64, steps+1)
 	for i := range ts {
 		ts[i] = t0 + (t1-t0)*float64(i)/float64(steps)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -103,9 +104,18 @@ func saveCheckpoint(dir string, store *model.Store, st checkpointState, keep int
 	if err := safetensors.Write(path, ts, meta); err != nil {
 		return "", fmt.Errorf("saving checkpoint: %w", err)
 	}
+	// Keep the newest `keep` checkpoints, always including the one just written.
 	all, _ := listCheckpoints(dir)
-	for i := keep; i < len(all); i++ {
-		os.Remove(all[i].path)
+	kept := 1
+	for _, c := range all {
+		if c.path == path {
+			continue
+		}
+		if kept < keep {
+			kept++
+			continue
+		}
+		os.Remove(c.path)
 	}
 	return path, nil
 }
@@ -137,6 +147,15 @@ func listCheckpoints(dir string) ([]ckptFile, error) {
 	return out, nil
 }
 
+// removeStaleTemps deletes temporary files left by a save that was killed
+// before its rename (each is checkpoint-sized).
+func removeStaleTemps(dir string) {
+	tmps, _ := filepath.Glob(filepath.Join(dir, ".step-*.tmp-*"))
+	for _, t := range tmps {
+		os.Remove(t)
+	}
+}
+
 // loadLatestCheckpoint restores the newest readable checkpoint in dir into
 // store. A corrupt newest file (say, from a full disk) is reported through
 // warn and the previous one is used.
@@ -157,8 +176,13 @@ func loadLatestCheckpoint(dir string, store *model.Store, warn func(string)) (ch
 		if firstErr == nil {
 			firstErr = err
 		}
+		// Move it aside, so it is neither retried nor counted as the newest.
+		aside := c.path + ".corrupt"
+		if rerr := os.Rename(c.path, aside); rerr != nil {
+			aside = c.path
+		}
 		if warn != nil {
-			warn(fmt.Sprintf("skipping unreadable checkpoint %s: %v", c.path, err))
+			warn(fmt.Sprintf("skipping unreadable checkpoint (kept as %s): %v", aside, err))
 		}
 	}
 	return checkpointState{}, "", fmt.Errorf("no readable checkpoint in %s: %w", dir, firstErr)
@@ -191,6 +215,9 @@ func loadCheckpoint(path string, store *model.Store) (checkpointState, error) {
 	// Validate everything before touching the store, so a bad file changes nothing.
 	values := make([]*tensors.Tensor, len(f.Tensors))
 	for i, t := range f.Tensors {
+		if v := store.GetVariable("/" + t.Name); v != nil && !slices.Equal(v.Shape().Dimensions, t.Shape) {
+			return st, fmt.Errorf("%s: variable /%s has shape %v in the checkpoint but %s in the model", path, t.Name, t.Shape, v.Shape())
+		}
 		dt, ok := dtypeFromName(t.DType)
 		if !ok {
 			return st, fmt.Errorf("%s: tensor %s has unsupported dtype %s", path, t.Name, t.DType)
@@ -205,9 +232,6 @@ func loadCheckpoint(path string, store *model.Store) (checkpointState, error) {
 		vpath := "/" + t.Name
 		v := store.GetVariable(vpath)
 		if v != nil {
-			if !v.Shape().Equal(values[i].Shape()) {
-				return st, fmt.Errorf("%s: variable %s has shape %s in the checkpoint but %s in the model", path, vpath, values[i].Shape(), v.Shape())
-			}
 			if err := v.SetValue(values[i]); err != nil {
 				return st, fmt.Errorf("%s: restoring %s: %w", path, vpath, err)
 			}

@@ -118,6 +118,23 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// absolutePaths makes file-based data specs and the data folder absolute, so
+// the run can be resumed or sampled from another working directory.
+func (c *Config) absolutePaths() {
+	for _, prefix := range []string{"npy:", "csv:", "images:"} {
+		if rest, ok := strings.CutPrefix(c.Data, prefix); ok {
+			if abs, err := filepath.Abs(rest); err == nil {
+				c.Data = prefix + abs
+			}
+		}
+	}
+	if c.DataDir != "" {
+		if abs, err := filepath.Abs(c.DataDir); err == nil {
+			c.DataDir = abs
+		}
+	}
+}
+
 // LoadConfigFile reads a YAML or JSON config file over base. Unknown keys are
 // errors (a typo must not silently fall back to a default).
 func LoadConfigFile(path string, base Config) (Config, error) {

@@ -10,11 +10,13 @@ import (
 	"path/filepath"
 
 	"genmod/internal/fsutil"
+	"genmod/models"
 )
 
 // Run is a training run's folder:
 //
 //	config.json      the fully resolved config
+//	data.json        the data's shape and classes (sampling needs no dataset)
 //	metrics.jsonl    one JSON object per logged step
 //	checkpoints/     step-XXXXXXXX.safetensors
 //	samples/         sample grids or plots written during and after training
@@ -24,6 +26,7 @@ type Run struct {
 }
 
 func (r *Run) ConfigPath() string    { return filepath.Join(r.Dir, "config.json") }
+func (r *Run) DataInfoPath() string  { return filepath.Join(r.Dir, "data.json") }
 func (r *Run) MetricsPath() string   { return filepath.Join(r.Dir, "metrics.jsonl") }
 func (r *Run) CheckpointDir() string { return filepath.Join(r.Dir, "checkpoints") }
 func (r *Run) SamplesDir() string    { return filepath.Join(r.Dir, "samples") }
@@ -31,7 +34,7 @@ func (r *Run) LossPlotPath() string  { return filepath.Join(r.Dir, "loss.png") }
 
 // CreateRun makes a new run folder for cfg. It refuses a folder that already
 // holds a run (resume it instead) or any other files, so nothing is overwritten.
-func CreateRun(dir string, cfg Config) (*Run, error) {
+func CreateRun(dir string, cfg Config, info models.DataInfo) (*Run, error) {
 	if dir == "" {
 		return nil, errors.New("no output folder given (--out)")
 	}
@@ -53,10 +56,31 @@ func CreateRun(dir string, cfg Config) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	ibuf, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	// data.json first: a folder with config.json counts as a run.
+	if err := fsutil.WriteBytesAtomic(r.DataInfoPath(), append(ibuf, '\n')); err != nil {
+		return nil, err
+	}
 	if err := fsutil.WriteBytesAtomic(r.ConfigPath(), append(buf, '\n')); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// readDataInfo reads data.json.
+func (r *Run) readDataInfo() (models.DataInfo, error) {
+	var info models.DataInfo
+	raw, err := os.ReadFile(r.DataInfoPath())
+	if err != nil {
+		return info, err
+	}
+	if err := json.Unmarshal(raw, &info); err != nil {
+		return info, fmt.Errorf("%s: %w", r.DataInfoPath(), err)
+	}
+	return info, nil
 }
 
 // OpenRun opens an existing run folder.
@@ -106,11 +130,16 @@ func (r *Run) ReadMetrics() ([]Metric, error) {
 	}
 	defer f.Close()
 	var out []Metric
+	var bad error
 	sc := bufio.NewScanner(f)
 	for line := 1; sc.Scan(); line++ {
+		if bad != nil {
+			return nil, bad // a bad line that was not the last
+		}
 		var m Metric
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
 			// A torn last line from a killed process is expected; anything else is not.
+			bad = fmt.Errorf("%s line %d: %w", r.MetricsPath(), line, err)
 			continue
 		}
 		out = append(out, m)

@@ -41,7 +41,7 @@ func (s *Session) Sample(o SampleOptions) (*Samples, error) {
 		return nil, fmt.Errorf("number of samples must be >= 1, got %d", o.N)
 	}
 	if o.Steps < 0 {
-		return nil, fmt.Errorf("steps must be >= 1, got %d", o.Steps)
+		return nil, fmt.Errorf("steps must be >= 1 (or 0 for the model's default), got %d", o.Steps)
 	}
 	var labels []int32
 	cond, isCond := s.Model.(models.Conditional)
@@ -54,6 +54,8 @@ func (s *Session) Sample(o SampleOptions) (*Samples, error) {
 		return nil, fmt.Errorf("model %s was trained without class labels; drop --class", s.Run.Config.Model)
 	case k == 0 && o.Guidance != 0:
 		return nil, fmt.Errorf("classifier-free guidance needs a class-conditional model; %s was trained without labels", s.Run.Config.Model)
+	case k > 0 && o.Guidance != 0 && s.Run.Config.LabelDropout == 0:
+		return nil, fmt.Errorf("classifier-free guidance needs the null class, which this run never trained (label-dropout 0); drop --cfg")
 	case k > 0 && o.Class >= k:
 		return nil, fmt.Errorf("class %d is out of range: the model has classes 0..%d", o.Class, k-1)
 	case k > 0:
@@ -112,10 +114,14 @@ func (s *Session) WriteSamples(path, format string, sm *Samples, title string) e
 		}
 		return viz.ImageGrid(path, sm.X, sm.N, h, w, c, opts)
 	case dim == 2:
+		samples := viz.Panel{Title: fmt.Sprintf("samples (%d points)", sm.N), Series: []viz.Series{{XY: sm.X}}}
+		if s.Train == nil { // the dataset is not available here: samples only
+			return viz.ScatterPanels(path, viz.ScatterOptions{Title: title}, samples)
+		}
 		n := min(s.Train.Len(), max(sm.N, 2000))
 		return viz.ScatterPanels(path, viz.ScatterOptions{Title: title},
 			viz.Panel{Title: fmt.Sprintf("data (%s, %d points)", s.Run.Config.Data, n), Series: []viz.Series{{XY: s.Train.X[:2*n]}}},
-			viz.Panel{Title: fmt.Sprintf("samples (%d points)", sm.N), Series: []viz.Series{{XY: sm.X}}})
+			samples)
 	default:
 		return fmt.Errorf("no picture for %d-dimensional samples: use --format npy or csv", dim)
 	}

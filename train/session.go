@@ -5,6 +5,7 @@ package train
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/ml/model"
@@ -26,30 +27,39 @@ type Session struct {
 	Test      *data.Set
 	Transform data.Transform
 	Step      int // step of the loaded checkpoint (0 for a fresh run)
-	batcher   data.BatcherState
 }
 
 // newSession loads the data and builds the model for a run's config.
 func newSession(run *Run, backendName string) (*Session, error) {
+	trainSet, testSet, err := data.Load(run.Config.Data, data.LoadOptions{DataDir: run.Config.DataDir, Seed: run.Config.Seed})
+	if err != nil {
+		return nil, err
+	}
+	info := models.DataInfo{Shape: trainSet.Shape, NumClasses: trainSet.NumClasses(), ClassNames: trainSet.ClassNames}
+	s, err := newSessionFor(run, backendName, info)
+	if err != nil {
+		return nil, err
+	}
+	s.Train, s.Test = trainSet, testSet
+	return s, nil
+}
+
+// newSessionFor builds the model for data described by info, without the data.
+func newSessionFor(run *Run, backendName string, info models.DataInfo) (*Session, error) {
 	cfg := run.Config
 	backend, err := engine.NewBackend(backendName)
 	if err != nil {
 		return nil, err
 	}
-	trainSet, testSet, err := data.Load(cfg.Data, data.LoadOptions{DataDir: cfg.DataDir, Seed: cfg.Seed})
-	if err != nil {
-		return nil, err
-	}
-	info := models.DataInfo{Shape: trainSet.Shape, NumClasses: trainSet.NumClasses(), ClassNames: trainSet.ClassNames}
 	m, err := models.New(cfg.Model, cfg.Options, info)
 	if err != nil {
 		return nil, err
 	}
 	tr := data.Transform{}
-	if trainSet.IsImage() {
+	if info.IsImage() {
 		tr = data.Transform{Dequantize: cfg.Dequantize, Binarize: cfg.Binarize, Symmetric: cfg.Pixels == "symmetric"}
 	} else if cfg.Dequantize || cfg.Binarize != "" {
-		return nil, fmt.Errorf("dequantize and binarize apply to images only; %s holds vectors of shape %v", cfg.Data, trainSet.Shape)
+		return nil, fmt.Errorf("dequantize and binarize apply to images only; %s holds vectors of shape %v", cfg.Data, info.Shape)
 	}
 	if err := tr.Validate(); err != nil {
 		return nil, err
@@ -61,11 +71,12 @@ func newSession(run *Run, backendName string) (*Session, error) {
 		return nil, err
 	}
 	store.SetParam(model.ParamInitialSeed, cfg.Seed)
-	return &Session{Run: run, Backend: backend, Store: store, Model: m, Info: info,
-		Train: trainSet, Test: testSet, Transform: tr}, nil
+	return &Session{Run: run, Backend: backend, Store: store, Model: m, Info: info, Transform: tr}, nil
 }
 
-// Open loads a run's newest checkpoint for sampling or evaluation.
+// Open loads a run's newest checkpoint for sampling or evaluation. The
+// dataset is loaded when it is available (Train and Test are nil otherwise):
+// the model itself only needs the run's data.json.
 func Open(dir, backendName string) (*Session, error) {
 	run, err := OpenRun(dir)
 	if err != nil {
@@ -73,13 +84,19 @@ func Open(dir, backendName string) (*Session, error) {
 	}
 	s, err := newSession(run, backendName)
 	if err != nil {
-		return nil, err
+		info, ierr := run.readDataInfo()
+		if ierr != nil {
+			return nil, err // no data.json to fall back on: report the data error
+		}
+		if s, err = newSessionFor(run, backendName, info); err != nil {
+			return nil, err
+		}
 	}
 	st, _, err := loadLatestCheckpoint(run.CheckpointDir(), s.Store, nil)
 	if err != nil {
 		return nil, fmt.Errorf("run %s has no usable checkpoint yet: %w", dir, err)
 	}
-	s.Step, s.batcher = st.Step, st.Batcher
+	s.Step = st.Step
 	return s, nil
 }
 
@@ -95,7 +112,7 @@ func (s *Session) Runtime(useEMA bool) *models.Runtime {
 
 func (s *Session) hasEMA() bool {
 	for v := range s.Store.IterVariables() {
-		if len(v.Path()) > len(emaScope)+1 && v.Path()[1:len(emaScope)+1] == emaScope {
+		if strings.HasPrefix(v.Path(), "/"+emaScope+"/") {
 			return true
 		}
 	}

@@ -88,7 +88,21 @@ func TestKillAndResumeIsBitIdentical(t *testing.T) {
 	if _, err := Resume(ctx, b, quiet()); err != nil {
 		t.Fatal(err)
 	}
+	// Killed before its first checkpoint: resume starts it over.
+	c := filepath.Join(root, "c")
+	o.StopAfter = 3
+	if _, err := Train(ctx, tinyConfig(c), o); !errors.Is(err, ErrStopped) {
+		t.Fatalf("stopped run: err = %v, want ErrStopped", err)
+	}
+	if _, err := Resume(ctx, c, quiet()); err != nil {
+		t.Fatal(err)
+	}
 	wa, wb := checkpointBytes(t, a, 20), checkpointBytes(t, b, 20)
+	for name, va := range checkpointBytes(t, c, 20) {
+		if !bytes.Equal(va, wa[name]) {
+			t.Errorf("variable %s differs after a restart from step 0", name)
+		}
+	}
 	if len(wa) != len(wb) || len(wa) < 10 {
 		t.Fatalf("checkpoints hold %d and %d tensors", len(wa), len(wb))
 	}
@@ -177,6 +191,7 @@ func TestBadRunsAreRefused(t *testing.T) {
 		{"unknown data", func(c *Config) { c.Data = "nope" }, "nope"},
 		{"zero steps", func(c *Config) { c.Steps = 0 }, "steps"},
 		{"bad schedule", func(c *Config) { c.LRSchedule = "step" }, "lr-schedule"},
+		{"batch larger than the data", func(c *Config) { c.Data, c.Batch = "fashion-mnist-mini", 7000 }, "batch size"},
 	}
 	for _, c := range cases {
 		cfg := tinyConfig(filepath.Join(root, strings.ReplaceAll(c.name, " ", "-")))

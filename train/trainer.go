@@ -45,22 +45,31 @@ func Train(ctx context.Context, cfg Config, opts Options) (*Run, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	// Build the session before creating the folder: a bad model or dataset
-	// name must not leave an empty run behind.
-	probe := &Run{Dir: cfg.Out, Config: cfg}
-	s, err := newSession(probe, opts.Backend)
+	cfg.absolutePaths()
+	// Load the data, build the model and create its variables before the
+	// folder exists: a bad name, option or batch size must not leave a
+	// half-made run behind.
+	s, err := newSession(&Run{Dir: cfg.Out, Config: cfg}, opts.Backend)
 	if err != nil {
 		return nil, err
 	}
-	run, err := CreateRun(cfg.Out, cfg)
+	batcher, err := s.newBatcher()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.initVariables(batcher); err != nil {
+		return nil, err
+	}
+	run, err := CreateRun(cfg.Out, cfg, s.Info)
 	if err != nil {
 		return nil, err
 	}
 	s.Run = run
-	return run, s.train(ctx, opts, false)
+	return run, s.train(ctx, opts, batcher)
 }
 
-// Resume continues the run in dir from its newest checkpoint.
+// Resume continues the run in dir from its newest checkpoint (from the
+// start if it never wrote one).
 func Resume(ctx context.Context, dir string, opts Options) (*Run, error) {
 	run, err := OpenRun(dir)
 	if err != nil {
@@ -70,7 +79,55 @@ func Resume(ctx context.Context, dir string, opts Options) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	return run, s.train(ctx, opts, true)
+	log := opts.logger()
+	batcher, err := s.newBatcher()
+	if err != nil {
+		return nil, err
+	}
+	removeStaleTemps(run.CheckpointDir())
+	if cks, _ := listCheckpoints(run.CheckpointDir()); len(cks) == 0 {
+		fmt.Fprintf(log, "%s has no checkpoint yet: starting it from step 0\n", dir)
+		if err := s.initVariables(batcher); err != nil {
+			return nil, err
+		}
+		if err := run.truncateMetrics(0); err != nil {
+			return nil, err
+		}
+		return run, s.train(ctx, opts, batcher)
+	}
+	st, path, err := loadLatestCheckpoint(run.CheckpointDir(), s.Store, func(msg string) { fmt.Fprintln(log, "warning:", msg) })
+	if err != nil {
+		return nil, fmt.Errorf("cannot resume %s: %w", dir, err)
+	}
+	if run.Config.EMA > 0 && !s.hasEMA() {
+		return nil, fmt.Errorf("cannot resume %s: config.json asks for an EMA (ema: %g) but the run was started without one", dir, run.Config.EMA)
+	}
+	if err := batcher.Restore(st.Batcher); err != nil {
+		return nil, fmt.Errorf("cannot resume %s: %w", dir, err)
+	}
+	if err := run.truncateMetrics(st.Step); err != nil {
+		return nil, fmt.Errorf("cannot resume %s: %w", dir, err)
+	}
+	s.Step = st.Step
+	fmt.Fprintf(log, "resuming %s from step %d (%s)\n", dir, st.Step, filepath.Base(path))
+	if s.Step >= run.Config.Steps {
+		fmt.Fprintf(log, "run already finished (%d/%d steps); raise steps in %s to train longer\n", s.Step, run.Config.Steps, run.ConfigPath())
+		return run, nil
+	}
+	return run, s.train(ctx, opts, batcher)
+}
+
+func (o Options) logger() io.Writer {
+	if o.Log == nil {
+		return os.Stderr
+	}
+	return o.Log
+}
+
+func (s *Session) newBatcher() (*data.Batcher, error) {
+	cfg := s.Run.Config
+	return data.NewBatcher(s.Train, data.BatchOptions{
+		BatchSize: cfg.Batch, Seed: cfg.Seed, Transform: s.Transform, DropLast: true})
 }
 
 // stepInputs are the per-step scalars computed on the host from the step
@@ -94,42 +151,15 @@ type gradientOptimizer interface {
 	UpdateGraphWithGradients(scope *model.Scope, grads []*Node, lossDType dtypes.DType)
 }
 
-func (s *Session) train(ctx context.Context, opts Options, resume bool) error {
+// train runs the loop from s.Step to the configured number of steps.
+func (s *Session) train(ctx context.Context, opts Options, batcher *data.Batcher) error {
 	cfg := s.Run.Config
-	log := opts.Log
-	if log == nil {
-		log = os.Stderr
-	}
-	batcher, err := data.NewBatcher(s.Train, data.BatchOptions{
-		BatchSize: cfg.Batch, Seed: cfg.Seed, Transform: s.Transform, DropLast: true})
-	if err != nil {
-		return err
-	}
-	if resume {
-		st, path, err := loadLatestCheckpoint(s.Run.CheckpointDir(), s.Store, func(msg string) { fmt.Fprintln(log, "warning:", msg) })
-		if err != nil {
-			return fmt.Errorf("cannot resume %s: %w", s.Run.Dir, err)
-		}
-		if err := batcher.Restore(st.Batcher); err != nil {
-			return fmt.Errorf("cannot resume %s: %w", s.Run.Dir, err)
-		}
-		if err := s.Run.truncateMetrics(st.Step); err != nil {
-			return fmt.Errorf("cannot resume %s: %w", s.Run.Dir, err)
-		}
-		s.Step = st.Step
-		fmt.Fprintf(log, "resuming %s from step %d (%s)\n", s.Run.Dir, st.Step, filepath.Base(path))
-		if s.Step >= cfg.Steps {
-			fmt.Fprintf(log, "run already finished (%d/%d steps)\n", s.Step, cfg.Steps)
-			return nil
-		}
-	} else if err := s.initVariables(batcher); err != nil {
-		return err
-	}
-
+	log := opts.logger()
 	step, err := s.buildStep()
 	if err != nil {
 		return err
 	}
+	defer step.Finalize()
 	fmt.Fprintf(log, "training %s on %s (%d examples, shape %v): %d steps, batch %d, backend %s, %d parameters\n",
 		cfg.Model, cfg.Data, s.Train.Len(), s.Train.Shape, cfg.Steps, cfg.Batch, engine.BackendConfig(opts.Backend), s.numParams())
 	prog := newProgress(log, opts.Terminal, s.Step, cfg.Steps)
@@ -164,7 +194,12 @@ func (s *Session) train(ctx context.Context, opts Options, resume bool) error {
 		gnorm := float64(tensors.MustCopyFlatData[float32](outs[1])[0])
 		if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(gnorm) || math.IsInf(gnorm, 0) {
 			prog.clear()
-			return fmt.Errorf("loss became %g (gradient norm %g) at step %d; the run stopped and its last checkpoint is intact: try a lower --lr or --clip-norm", loss, gnorm, next)
+			last := "no checkpoint was written yet"
+			if cks, _ := listCheckpoints(s.Run.CheckpointDir()); len(cks) > 0 {
+				last = fmt.Sprintf("its last checkpoint (step %d) is intact", cks[0].step)
+			}
+			return fmt.Errorf("loss became %g (gradient norm %g) at step %d; the run stopped and %s. Lower lr (or clip-norm) in %s and continue with `genmod train --resume %s`",
+				loss, gnorm, next, last, s.Run.ConfigPath(), s.Run.Dir)
 		}
 		s.Step = next
 		prog.update(s.Step, loss)

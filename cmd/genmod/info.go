@@ -109,19 +109,27 @@ func writePreview(path, name string, s *data.Set) error {
 		var idx []int
 		var labels []string
 		if k := s.NumClasses(); k > 0 {
+			// One row per class; a class with fewer than perRow examples
+			// repeats its own, and a class with none is left out.
 			for class := 0; class < k; class++ {
-				n := 0
-				for i := 0; i < s.Len() && n < perRow; i++ {
+				var own []int
+				for i := 0; i < s.Len() && len(own) < perRow; i++ {
 					if int(s.Y[i]) == class {
-						idx = append(idx, i)
-						n++
+						own = append(own, i)
 					}
 				}
-				for ; n < perRow; n++ { // classes with few examples: pad with the first
-					idx = append(idx, idx[len(idx)-1])
+				if len(own) == 0 {
+					continue
 				}
+				for j := 0; j < perRow; j++ {
+					idx = append(idx, own[j%len(own)])
+				}
+				name := fmt.Sprint(class)
+				if class < len(s.ClassNames) {
+					name = s.ClassNames[class]
+				}
+				labels = append(labels, name)
 			}
-			labels = s.ClassNames
 		} else {
 			for i := 0; i < min(100, s.Len()); i++ {
 				idx = append(idx, i)

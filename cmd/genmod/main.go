@@ -11,9 +11,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
 	"runtime/pprof"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -24,10 +22,8 @@ import (
 const Version = "0.1.0-dev"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	root := newRootCmd()
-	err := root.ExecuteContext(ctx)
+	err := root.ExecuteContext(context.Background())
 	stopProfile()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)

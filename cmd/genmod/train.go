@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -25,6 +28,12 @@ func newTrainCmd() *cobra.Command {
   genmod train --resume runs/moons                   # continue a run from its newest checkpoint`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// The first Ctrl-C (or SIGTERM) saves a checkpoint and stops after the
+			// current step; a second one kills the process at once.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			context.AfterFunc(ctx, stop)
+			cmd.SetContext(ctx)
 			opts := train.Options{Log: os.Stderr, Terminal: term.IsTerminal(int(os.Stderr.Fd())), Backend: backendFlag(cmd), StopAfter: stopAfter}
 			if resume != "" {
 				changed := changedConfigFlags(cmd.Flags())
@@ -72,7 +81,7 @@ func addConfigFlags(f *pflag.FlagSet, c *train.Config) {
 	f.IntVar(&c.Batch, "batch", c.Batch, "batch size")
 	f.Float64Var(&c.LR, "lr", c.LR, "peak learning rate (Adam)")
 	f.IntVar(&c.Warmup, "warmup", c.Warmup, "linear learning-rate warm-up steps")
-	f.StringVar(&c.LRSchedule, "lr-schedule", c.LRSchedule, "after warm-up: cosine or constant")
+	f.StringVar(&c.LRSchedule, "lr-schedule", c.LRSchedule, "after warm-up: cosine (down to 5% of lr) or constant")
 	f.Float64Var(&c.WeightDecay, "weight-decay", c.WeightDecay, "decoupled weight decay (AdamW) when > 0")
 	f.Float64Var(&c.ClipNorm, "clip-norm", c.ClipNorm, "clip the global gradient norm to this (0 = off)")
 	f.Float64Var(&c.EMA, "ema", c.EMA, "EMA decay of the weights used for sampling (0 = off)")

@@ -62,6 +62,14 @@ func New(o models.Options, info models.DataInfo) (models.Model, error) {
 	default:
 		return nil, fmt.Errorf("unknown t-sampling %q (valid: uniform, logit-normal)", o.TSampling)
 	}
+	if o.TimeDim != 0 && o.TimeDim < 2 {
+		return nil, fmt.Errorf("time-dim must be >= 2, got %d", o.TimeDim)
+	}
+	for _, h := range append(append([]int{}, o.Hidden...), o.Channels...) {
+		if h < 1 {
+			return nil, fmt.Errorf("layer widths must be >= 1, got hidden %v, channels %v", o.Hidden, o.Channels)
+		}
+	}
 	if o.Conditional && info.NumClasses > 0 {
 		m.numClasses = info.NumClasses
 	}
@@ -74,9 +82,12 @@ func New(o models.Options, info models.DataInfo) (models.Model, error) {
 	}
 	switch net {
 	case "mlp":
-		cfg := nn.MLPNetConfig{Hidden: o.Hidden, TimeDim: o.TimeDim, NumClasses: m.numClasses}
-		if len(cfg.Hidden) == 0 {
-			cfg.Hidden = []int{256, 256, 256}
+		cfg := nn.DefaultMLPNetConfig(m.numClasses)
+		if len(o.Hidden) > 0 {
+			cfg.Hidden = o.Hidden
+		}
+		if o.TimeDim > 0 {
+			cfg.TimeDim = o.TimeDim
 		}
 		dim := info.Dim()
 		m.net = func(scope *model.Scope, x, t, labels *Node) *Node {
@@ -184,6 +195,12 @@ func (m *Model) Sample(rt *models.Runtime, req models.SampleRequest) ([]float32,
 		if method, err = solver.ParseMethod(req.Solver); err != nil {
 			return nil, err
 		}
+	}
+	if req.N < 1 || steps < 1 {
+		return nil, fmt.Errorf("need at least 1 sample and 1 step, got n=%d, steps=%d", req.N, steps)
+	}
+	if req.Labels != nil && len(req.Labels) != req.N {
+		return nil, fmt.Errorf("got %d labels for %d samples", len(req.Labels), req.N)
 	}
 	if m.numClasses > 0 && req.Labels == nil {
 		return nil, fmt.Errorf("this model is class-conditional: give a class for every sample")
