@@ -17,6 +17,8 @@ Steps/s is measured as genmod's metrics.jsonl allows on the Go side: the time
 from the end of the warm-up step to the end of the last step.
 
     /usr/bin/python3 bench/torch_rf.py --config rf-unet --batch 64 --steps 45 --warmup 5
+    /usr/bin/python3 bench/torch_rf.py --config rf-mlp-fm --hidden 1024,1024,1024 --batch 128
+                     # = genmod train --data fashion-mnist-mini --net mlp --hidden 1024,1024,1024
     /usr/bin/python3 bench/torch_rf.py --config sgemm      # 1024^3 SGEMM, GFLOP/s
 
 The last line of output is one JSON object with the results.
@@ -311,7 +313,11 @@ def train(args):
     torch.manual_seed(1)
     if args.config == "rf-mlp":
         x_all, y_all, num_classes = moons()
-        net = VelocityMLP(x_all.shape[1], num_classes)
+        net = VelocityMLP(x_all.shape[1], num_classes, hidden=args.hidden)
+    elif args.config == "rf-mlp-fm":  # `genmod train --net mlp` on flattened Fashion-MNIST
+        x_all, y_all, num_classes = fashion_mnist_mini()
+        x_all = x_all.reshape(x_all.shape[0], -1).contiguous()
+        net = VelocityMLP(x_all.shape[1], num_classes, hidden=args.hidden)
     else:
         x_all, y_all, num_classes = fashion_mnist_mini()
         net = UNet(x_all.shape[1], num_classes)
@@ -394,15 +400,17 @@ def train(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", required=True, choices=["rf-mlp", "rf-unet", "sgemm"])
+    ap.add_argument("--config", required=True, choices=["rf-mlp", "rf-mlp-fm", "rf-unet", "sgemm"])
     ap.add_argument("--batch", type=int, default=0, help="default: 256 (rf-mlp), 64 (rf-unet)")
     ap.add_argument("--steps", type=int, default=45, help="total steps, warm-up included")
     ap.add_argument("--warmup", type=int, default=5, help="steps before the clock starts")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--hidden", default="256,256,256", help="MLP hidden widths (genmod's --hidden)")
     ap.add_argument("--reps", type=int, default=10, help="sgemm: timed repetitions (the best is reported)")
     ap.add_argument("--channels-last", action="store_true", help="U-Net in channels_last memory format")
     ap.add_argument("--foreach", choices=["auto", "on", "off"], default="auto", help="Adam's foreach implementation")
     args = ap.parse_args()
+    args.hidden = tuple(int(h) for h in args.hidden.split(","))
     torch.set_num_threads(args.threads)
     if args.config == "sgemm":
         g = sgemm(reps=args.reps)
