@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side training speed of genmod against PyTorch 1.13 (Debian's
 # python3-torch), run by `make bench` after it built bin/genmod. Prints a
-# markdown report (see bench/compare.py); takes about 5-8 minutes.
+# markdown report (see bench/compare.py); takes about 7-9 minutes.
 #
 # PyTorch and BLAS: Debian's python3-torch does its matrix products through
 # the system libblas.so.3, which on a plain install is libblas3, the netlib
@@ -16,7 +16,8 @@
 # The stock configuration is also timed once, for context.
 #
 # Environment: BENCH_ROUNDS (2), BENCH_QUICK=1 (smoke test), BENCH_QUIET_WAIT
-# (60 s), GENMOD (bin/genmod), BENCH_NO_FETCH=1 (never run apt-get download).
+# (60 s), BENCH_SOFT_LIMIT (420 s), GENMOD (bin/genmod), BENCH_NO_FETCH=1
+# (never run apt-get download).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
