@@ -2,5 +2,6 @@
 package all
 
 import (
+	_ "genmod/models/flow"
 	_ "genmod/models/rf"
 )
