@@ -84,9 +84,8 @@ func NewConfig(c Config, o models.Options, info models.DataInfo) (*Model, error)
 	if o.Net != "" && o.Net != "mlp" {
 		return nil, fmt.Errorf("net %q does not apply to normalizing flows (they use MLP conditioners)", o.Net)
 	}
-	if o.Conditional {
-		return nil, fmt.Errorf("class-conditional normalizing flows are not supported")
-	}
+	// o.Conditional (on in the trainer's defaults) is ignored: these flows
+	// are unconditional, and Sample rejects labels and guidance.
 	hidden := c.Hidden
 	if len(hidden) == 0 {
 		hidden = DefaultHidden
