@@ -3,6 +3,7 @@ package train
 import (
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 
@@ -176,4 +177,28 @@ func FormatFromPath(path string) string {
 		return "csv"
 	}
 	return "png"
+}
+
+// LogProb returns the exact log-density (nats) of n rows of x, given in the
+// data's own space, for models with the LogProber capability. Rows of the
+// wrong width or with non-finite values are errors naming the row.
+func (s *Session) LogProb(x []float32, n, cols int) ([]float64, error) {
+	lp, ok := s.Model.(models.LogProber)
+	if !ok {
+		return nil, fmt.Errorf("model %s has no exact likelihood (models with one: normalizing flows)", s.Run.Config.Model)
+	}
+	if s.Info.IsImage() {
+		return nil, fmt.Errorf("scoring images is not supported yet; this run's data has shape %v", s.Info.Shape)
+	}
+	if cols != s.Info.Dim() {
+		return nil, fmt.Errorf("input rows have %d values, the model expects %d", cols, s.Info.Dim())
+	}
+	for i := 0; i < n; i++ {
+		for j, v := range x[i*cols : (i+1)*cols] {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return nil, fmt.Errorf("row %d, column %d: value %v is not finite", i+1, j+1, v)
+			}
+		}
+	}
+	return lp.LogProb(s.Runtime(true), x, n)
 }
