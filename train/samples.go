@@ -202,3 +202,35 @@ func (s *Session) LogProb(x []float32, n, cols int) ([]float64, error) {
 	}
 	return lp.LogProb(s.Runtime(true), x, n)
 }
+
+// WriteDensity draws the model's exact density exp(log p) of 2D data as a
+// heat map over the data's range, to path.
+func (s *Session) WriteDensity(path string, res int) error {
+	if s.Info.Dim() != 2 || s.Info.IsImage() {
+		return fmt.Errorf("a density map needs 2-D data; this run's data has shape %v", s.Info.Shape)
+	}
+	b := viz.Bounds{XMin: -4, XMax: 4, YMin: -4, YMax: 4}
+	var overlay []viz.Series
+	if s.Train != nil && s.Train.Len() > 0 {
+		lo, hi := [2]float32{s.Train.X[0], s.Train.X[1]}, [2]float32{s.Train.X[0], s.Train.X[1]}
+		for i := 0; i < s.Train.Len(); i++ {
+			for d := 0; d < 2; d++ {
+				lo[d], hi[d] = min(lo[d], s.Train.X[2*i+d]), max(hi[d], s.Train.X[2*i+d])
+			}
+		}
+		mx, my := 0.15*float64(hi[0]-lo[0]), 0.15*float64(hi[1]-lo[1])
+		b = viz.Bounds{XMin: float64(lo[0]) - mx, XMax: float64(hi[0]) + mx, YMin: float64(lo[1]) - my, YMax: float64(hi[1]) + my}
+		n := min(s.Train.Len(), 1000)
+		overlay = []viz.Series{{Name: "data", XY: s.Train.X[:2*n]}}
+	}
+	g := viz.NewGrid(b, res)
+	pts := g.Points()
+	lp, err := s.LogProb(pts, len(pts)/2, 2)
+	if err != nil {
+		return err
+	}
+	return viz.DensityGrid(path, g, lp, viz.DensityOptions{
+		Title:   fmt.Sprintf("%s on %s: exact density, step %d", s.Run.Config.Model, s.Run.Config.Data, s.Step),
+		Overlay: overlay,
+	})
+}

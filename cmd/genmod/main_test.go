@@ -190,6 +190,9 @@ func TestScore(t *testing.T) {
 	if out, err := genmod(t, "score", "--run", run, "--input", bad); err == nil || !strings.Contains(out, "expects 2") {
 		t.Errorf("3-wide rows for a 2-D model: %v\n%s", err, out)
 	}
+	if out, err := genmod(t, "score", "--run", run, "--density", filepath.Join(dir, "d.png")); err != nil {
+		t.Errorf("density: %v\n%s", err, out)
+	}
 	empty := writeFile(t, dir, "empty.npy", "")
 	if out, err := genmod(t, "score", "--run", run, "--input", empty); err == nil || !strings.Contains(out, "empty.npy") {
 		t.Errorf("empty npy: %v\n%s", err, out)

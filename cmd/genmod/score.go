@@ -15,7 +15,7 @@ import (
 )
 
 func newScoreCmd() *cobra.Command {
-	var runDir, input, out string
+	var runDir, input, out, density string
 	cmd := &cobra.Command{
 		Use:   "score",
 		Short: "Print the exact log-density log p(x) of every row of a NPY or CSV file (models with an exact likelihood)",
@@ -24,11 +24,23 @@ of a file: for anomaly scoring, the rows with the lowest log p are the least
 typical. It needs a model with an exact likelihood (normalizing flows:
 nice, realnvp, maf) trained on vectors; rows must have the training data's width.`,
 		Example: `  genmod score --run runs/moons-flow --input points.csv
-  genmod score --run runs/moons-flow --input npy:points.npy --out scores.csv`,
+  genmod score --run runs/moons-flow --input npy:points.npy --out scores.csv
+  genmod score --run runs/moons-flow --density density.png   # 2-D data: heat map of p(x)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if runDir == "" || input == "" {
-				return fmt.Errorf("give the run folder (--run DIR) and the rows to score (--input FILE.npy|FILE.csv)")
+			if runDir == "" || (input == "" && density == "") {
+				return fmt.Errorf("give the run folder (--run DIR) and the rows to score (--input FILE.npy|FILE.csv) or --density FILE.png")
+			}
+			if input == "" {
+				s, err := train.Open(runDir, backendFlag(cmd))
+				if err != nil {
+					return err
+				}
+				if err := s.WriteDensity(density, 200); err != nil {
+					return err
+				}
+				fmt.Println("wrote", density)
+				return nil
 			}
 			x, rows, cols, err := readRows(input)
 			if err != nil {
@@ -71,6 +83,7 @@ nice, realnvp, maf) trained on vectors; rows must have the training data's width
 	f.StringVar(&runDir, "run", "", "run folder written by `genmod train`")
 	f.StringVar(&input, "input", "", "rows to score: FILE.npy, FILE.csv, npy:FILE or csv:FILE")
 	f.StringVar(&out, "out", "", "write row,log_p as CSV here instead of standard output")
+	f.StringVar(&density, "density", "", "instead of scoring rows, draw the density of a 2-D model as a PNG heat map")
 	return cmd
 }
 
