@@ -11,7 +11,7 @@ BIN=${BIN:-bin/genmod}
 OUT=${DEMO_DIR:-runs/demo}
 FM_STEPS=${FM_STEPS:-500}
 FM_BATCH=${FM_BATCH:-32}
-MOONS_STEPS=${MOONS_STEPS:-1500}
+MOONS_STEPS=${MOONS_STEPS:-1000}
 mkdir -p "$OUT"
 rm -rf "$OUT/moons" "$OUT/fashion"
 start=$SECONDS

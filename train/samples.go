@@ -139,12 +139,17 @@ func labelsAreRows(labels []int32, k int) bool {
 	return true
 }
 
+// previewSteps is the number of solver steps of the pictures written during
+// and at the end of training.
+const previewSteps = 20
+
 // writeProgressSamples writes a picture of samples into the run's samples folder.
 func (s *Session) writeProgressSamples(name string) error {
 	if _, ok := s.Model.(models.Sampler); !ok {
 		return nil
 	}
-	o := SampleOptions{Class: -1, Seed: s.Run.Config.Seed}
+	// A preview: few solver steps keep it cheap (genmod sample gives full control).
+	o := SampleOptions{Class: -1, Seed: s.Run.Config.Seed, Steps: previewSteps}
 	switch {
 	case s.Info.IsImage() && s.Info.NumClasses > 0 && s.isConditional():
 		o.N = 10 * s.Info.NumClasses
