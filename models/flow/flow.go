@@ -16,7 +16,6 @@ package flow
 
 import (
 	"fmt"
-	"math/rand/v2"
 
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
@@ -174,7 +173,7 @@ func (m *Model) Sample(rt *models.Runtime, req models.SampleRequest) ([]float32,
 	}
 	defer exec.Finalize()
 	d := m.info.Dim()
-	out := noise(req.N, d, req.Seed)
+	out := models.Noise(req.N, d, req.Seed)
 	for lo := 0; lo < req.N; lo += maxBatch {
 		hi := min(lo+maxBatch, req.N)
 		res, err := exec.Exec(tensors.FromFlatDataAndDimensions(out[lo*d:hi*d], hi-lo, d))
@@ -216,17 +215,6 @@ func (m *Model) LogProb(rt *models.Runtime, x []float32, n int) ([]float64, erro
 		}
 	}
 	return out, nil
-}
-
-// noise draws n·dim values of N(0, 1) from seed (as rf does): the same seed
-// gives the same samples.
-func noise(n, dim int, seed int64) []float32 {
-	rng := rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15))
-	out := make([]float32, n*dim)
-	for i := range out {
-		out[i] = float32(rng.NormFloat64())
-	}
-	return out
 }
 
 var (

@@ -408,7 +408,7 @@ func TestRuntimeSampleAndLogProb(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	z := noise(7, 3, 3)
+	z := models.Noise(7, 3, 3)
 	moved := false
 	for i := range a {
 		if a[i] != b[i] {
@@ -456,7 +456,7 @@ func TestRealNVPFitsAGaussian(t *testing.T) {
 	dir := t.TempDir()
 	mu, s := []float64{2, -1}, []float64{0.5, 1.5}
 	const n = 2000
-	xs := noise(n, 2, 11)
+	xs := models.Noise(n, 2, 11)
 	for i := range xs {
 		xs[i] = float32(mu[i%2] + s[i%2]*float64(xs[i]))
 	}

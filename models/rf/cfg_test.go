@@ -67,7 +67,7 @@ func TestLearnsAGaussian(t *testing.T) {
 	dir := t.TempDir()
 	mu, s := []float64{2, -1}, []float64{0.5, 1.5}
 	const n = 4000
-	xs := noise(n, 2, 11)
+	xs := models.Noise(n, 2, 11)
 	for i := range xs {
 		xs[i] = float32(mu[i%2] + s[i%2]*float64(xs[i]))
 	}

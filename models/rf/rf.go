@@ -18,7 +18,6 @@ package rf
 
 import (
 	"fmt"
-	"math/rand/v2"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
@@ -223,7 +222,7 @@ func (m *Model) Sample(rt *models.Runtime, req models.SampleRequest) ([]float32,
 	defer velocity.Finalize()
 
 	dim := m.info.Dim()
-	out := noise(req.N, dim, req.Seed)
+	out := models.Noise(req.N, dim, req.Seed)
 	ts := solver.UniformGrid(1, 0, steps)
 	done, total := 0, steps*((req.N+maxBatch-1)/maxBatch)
 	for lo := 0; lo < req.N; lo += maxBatch {
@@ -253,14 +252,4 @@ func (m *Model) Sample(rt *models.Runtime, req models.SampleRequest) ([]float32,
 		done += steps
 	}
 	return out, nil
-}
-
-// noise draws n·dim values of N(0, 1) from seed: the same seed gives the same samples.
-func noise(n, dim int, seed int64) []float32 {
-	rng := rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15))
-	out := make([]float32, n*dim)
-	for i := range out {
-		out[i] = float32(rng.NormFloat64())
-	}
-	return out
 }

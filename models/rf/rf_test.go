@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	"genmod/models"
 	"genmod/solver"
 )
 
@@ -35,7 +36,7 @@ func TestExactVelocityTransportsNoiseToData(t *testing.T) {
 		method solver.Method
 		steps  int
 	}{{solver.Euler, 50}, {solver.Heun, 20}, {solver.Euler, 200}} {
-		x := noise(n, 2, 7)
+		x := models.Noise(n, 2, 7)
 		if err := solver.Integrate(c.method, gaussianVelocity(mu, s), x, solver.UniformGrid(1, 0, c.steps), nil); err != nil {
 			t.Fatal(err)
 		}
@@ -54,17 +55,5 @@ func TestExactVelocityTransportsNoiseToData(t *testing.T) {
 				t.Errorf("%s/%d steps, dim %d: mean %.3f sd %.3f, want %.3f and %.3f", c.method, c.steps, d, m, sd, mu[d], s[d])
 			}
 		}
-	}
-}
-
-func TestNoiseIsSeeded(t *testing.T) {
-	a, b, c := noise(10, 3, 1), noise(10, 3, 1), noise(10, 3, 2)
-	for i := range a {
-		if a[i] != b[i] {
-			t.Fatal("same seed, different noise")
-		}
-	}
-	if a[0] == c[0] && a[1] == c[1] {
-		t.Fatal("different seeds, same noise")
 	}
 }
