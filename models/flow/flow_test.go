@@ -12,9 +12,9 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"genmod/data"
 	"genmod/internal/engine"
 	"genmod/models"
+	"genmod/models/modeltest"
 	"genmod/train"
 )
 
@@ -456,14 +456,7 @@ func TestRealNVPFitsAGaussian(t *testing.T) {
 	dir := t.TempDir()
 	mu, s := []float64{2, -1}, []float64{0.5, 1.5}
 	const n = 2000
-	xs := models.Noise(n, 2, 11)
-	for i := range xs {
-		xs[i] = float32(mu[i%2] + s[i%2]*float64(xs[i]))
-	}
-	file := filepath.Join(dir, "gauss.npy")
-	if err := data.WriteNPY(file, xs, n, 2); err != nil {
-		t.Fatal(err)
-	}
+	xs, file := modeltest.GaussianNPY(t, dir, mu, s, n, 11)
 	cfg := train.DefaultConfig()
 	cfg.Model, cfg.Data, cfg.Out = "realnvp", "npy:"+file, filepath.Join(dir, "run")
 	cfg.Steps, cfg.Batch, cfg.LR, cfg.Hidden, cfg.LogEvery = 300, 128, 5e-3, []int{16, 16}, 0
@@ -496,21 +489,7 @@ func TestRealNVPFitsAGaussian(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for d := 0; d < 2; d++ {
-		var m, v float64
-		for i := 0; i < sm.N; i++ {
-			m += float64(sm.X[2*i+d])
-		}
-		m /= float64(sm.N)
-		for i := 0; i < sm.N; i++ {
-			v += math.Pow(float64(sm.X[2*i+d])-m, 2)
-		}
-		sd := math.Sqrt(v / float64(sm.N))
-		t.Logf("dim %d: sample mean %.3f sd %.3f (want %.3f, %.3f)", d, m, sd, mu[d], s[d])
-		if math.Abs(m-mu[d]) > 0.1*s[d]+0.05 || math.Abs(sd-s[d]) > 0.2*s[d] {
-			t.Errorf("dim %d: sample mean %.3f sd %.3f, want %.3f and %.3f", d, m, sd, mu[d], s[d])
-		}
-	}
+	modeltest.CheckMoments(t, sm.X, sm.N, mu, s, 0.1, 0.05, 0.2)
 }
 
 type discard struct{}

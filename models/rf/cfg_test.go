@@ -11,9 +11,9 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"genmod/data"
 	"genmod/internal/engine"
 	"genmod/models"
+	"genmod/models/modeltest"
 	"genmod/train"
 )
 
@@ -66,15 +66,7 @@ func TestLearnsAGaussian(t *testing.T) {
 	}
 	dir := t.TempDir()
 	mu, s := []float64{2, -1}, []float64{0.5, 1.5}
-	const n = 4000
-	xs := models.Noise(n, 2, 11)
-	for i := range xs {
-		xs[i] = float32(mu[i%2] + s[i%2]*float64(xs[i]))
-	}
-	file := filepath.Join(dir, "gauss.npy")
-	if err := data.WriteNPY(file, xs, n, 2); err != nil {
-		t.Fatal(err)
-	}
+	_, file := modeltest.GaussianNPY(t, dir, mu, s, 4000, 11)
 	cfg := train.DefaultConfig()
 	cfg.Model, cfg.Data, cfg.Out = "rf", "npy:"+file, filepath.Join(dir, "run")
 	cfg.Steps, cfg.Batch, cfg.LR, cfg.Hidden, cfg.LogEvery = 600, 128, 3e-3, []int{64, 64}, 0
@@ -93,20 +85,7 @@ func TestLearnsAGaussian(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for d := 0; d < 2; d++ {
-		var m, v float64
-		for i := 0; i < sm.N; i++ {
-			m += float64(sm.X[2*i+d])
-		}
-		m /= float64(sm.N)
-		for i := 0; i < sm.N; i++ {
-			v += math.Pow(float64(sm.X[2*i+d])-m, 2)
-		}
-		sd := math.Sqrt(v / float64(sm.N))
-		if math.Abs(m-mu[d]) > 0.1*s[d]+0.05 || math.Abs(sd-s[d]) > 0.15*s[d] {
-			t.Errorf("dim %d: sample mean %.3f sd %.3f, want %.3f and %.3f", d, m, sd, mu[d], s[d])
-		}
-	}
+	modeltest.CheckMoments(t, sm.X, sm.N, mu, s, 0.1, 0.05, 0.15)
 }
 
 type discard struct{}
