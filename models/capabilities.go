@@ -8,3 +8,11 @@ package models
 type LogProber interface {
 	LogProb(rt *Runtime, x []float32, n int) ([]float64, error)
 }
+
+// Codec is implemented by models with an exact bijection between data and
+// latent space (normalizing flows): Encode maps n rows of x to z, Decode
+// maps z back to x. Both work on n·Dim values in the model's data space.
+type Codec interface {
+	Encode(rt *Runtime, x []float32, n int) ([]float32, error)
+	Decode(rt *Runtime, z []float32, n int) ([]float32, error)
+}

@@ -59,6 +59,8 @@ type SampleRequest struct {
 	Solver   string  // e.g. "euler", "heun" ("" = model default)
 	Labels   []int32 // len N class labels for conditional models; nil = unconditional
 	Guidance float64 // classifier-free guidance weight w (0 = plain conditional)
+	// Temperature scales the base noise (flows: z ~ N(0, T²I)); 0 means 1.
+	Temperature float64
 	Seed     int64
 	Progress func(done, total int) // optional
 }
