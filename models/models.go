@@ -61,8 +61,8 @@ type SampleRequest struct {
 	Guidance float64 // classifier-free guidance weight w (0 = plain conditional)
 	// Temperature scales the base noise (flows: z ~ N(0, T²I)); 0 means 1.
 	Temperature float64
-	Seed     int64
-	Progress func(done, total int) // optional
+	Seed        int64
+	Progress    func(done, total int) // optional
 }
 
 // Sampler draws samples. The result has N*Dim values in the model's data
