@@ -118,27 +118,38 @@ type Radial struct {
 	InitStd float64
 }
 
-// Forward applies f.
-func (q Radial) Forward(scope *model.Scope, z *Node) (*Node, *Node) {
+// params returns z₀ [D], α > 0 and β > −α (scalars).
+func (q Radial) params(scope *model.Scope, z *Node) (z0, alpha, beta *Node) {
 	std := q.InitStd
 	if std == 0 {
 		std = 1
 	}
 	g, dt, d := z.Graph(), z.DType(), z.Shape().Dimensions[1]
-	z0 := scope.WithInitializer(initializer.RandomNormalFn(scope, std)).
+	z0 = scope.WithInitializer(initializer.RandomNormalFn(scope, std)).
 		VariableWithShape("z0", shapes.Make(dt, d)).NodeValue(g)
 	s := scope.WithInitializer(initializer.RandomNormalFn(scope, 0.5))
-	alpha := Softplus(s.VariableWithShape("alpha", shapes.Make(dt)).NodeValue(g))
-	beta := Add(Neg(alpha), Softplus(s.VariableWithShape("beta", shapes.Make(dt)).NodeValue(g)))
+	alpha = Softplus(s.VariableWithShape("alpha", shapes.Make(dt)).NodeValue(g))
+	beta = Add(Neg(alpha), Softplus(s.VariableWithShape("beta", shapes.Make(dt)).NodeValue(g)))
+	return
+}
+
+// radialLogDet is log|det ∂f/∂z| at distance r [B] from z₀:
+// (D−1)·log(1 + βh) + log(1 + βh + βh'r), with 1 + βh + βh'r = 1 + βα/(α+r)².
+func radialLogDet(alpha, beta, r *Node, d int) *Node {
+	h := Inverse(Add(alpha, r))
+	last := OnePlus(Mul(Mul(beta, alpha), Square(h)))
+	return Add(MulScalar(Log(OnePlus(Mul(beta, h))), float64(d-1)), Log(last))
+}
+
+// Forward applies f.
+func (q Radial) Forward(scope *model.Scope, z *Node) (*Node, *Node) {
+	z0, alpha, beta := q.params(scope, z)
+	d := z.Shape().Dimensions[1]
 	diff := Sub(z, InsertAxes(z0, 0))
 	r := Sqrt(ReduceSum(Square(diff), -1)) // [B]
-	h := Inverse(Add(alpha, r))
-	bh := Mul(beta, h)
+	bh := Mul(beta, Inverse(Add(alpha, r)))
 	x := Add(z, Mul(InsertAxes(bh, -1), diff))
-	// 1 + βh + βh'r = 1 + βh − βr/(α+r)² = 1 + βα/(α+r)²
-	last := OnePlus(Mul(Mul(beta, alpha), Square(h)))
-	logdet := Add(MulScalar(Log(OnePlus(bh)), float64(d-1)), Log(last))
-	return x, logdet
+	return x, radialLogDet(alpha, beta, r, d)
 }
 
 // ---------------------------------------------------------------------------
@@ -416,25 +427,17 @@ type Flow struct {
 // LogProb is log p(x) [B] for x [B, D]: run the layers backwards to z and
 // add the base log-density and the log-dets.
 func (f Flow) LogProb(scope *model.Scope, x *Node) *Node {
-	z, total := x, batchZeros(x)
-	for i := len(f.Layers) - 1; i >= 0; i-- {
-		var ld *Node
-		z, ld = f.Layers[i].Inverse(scope.At("layer_%d", i), z)
-		total = Add(total, ld)
-	}
+	z, total := f.encode(scope, x, pass{})
 	return Add(total, StdNormalLogProb(z))
 }
 
 // Sample maps base noise z [B, D] to data.
 func (f Flow) Sample(scope *model.Scope, z *Node) *Node {
-	for i, l := range f.Layers {
-		z, _ = l.Forward(scope.At("layer_%d", i), z)
-	}
-	return z
+	return f.decode(scope, z, pass{})
 }
 
-// StdNormalLogProb is log N(z; 0, I) [B] for z [B, D].
+// StdNormalLogProb is log N(z; 0, I) [B] for z [B, D] (or [B, ...]).
 func StdNormalLogProb(z *Node) *Node {
-	d := z.Shape().Dimensions[1]
-	return AddScalar(MulScalar(ReduceSum(Square(z), -1), -0.5), -0.5*float64(d)*math.Log(2*math.Pi))
+	d := z.Shape().Size() / z.Shape().Dimensions[0]
+	return AddScalar(MulScalar(sumPerExample(Square(z)), -0.5), -0.5*float64(d)*math.Log(2*math.Pi))
 }
