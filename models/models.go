@@ -55,14 +55,20 @@ type Runtime struct {
 // SampleRequest asks a Sampler for N samples.
 type SampleRequest struct {
 	N        int
-	Steps    int     // solver steps for iterative samplers (0 = model default)
-	Solver   string  // e.g. "euler", "heun" ("" = model default)
+	Steps    int     // network evaluations / solver steps of iterative samplers (0 = model default)
+	Sampler  string  // e.g. "ddpm", "ddim", "sde", "euler", "heun", "rk4", "rk45" ("" = model default)
 	Labels   []int32 // len N class labels for conditional models; nil = unconditional
 	Guidance float64 // classifier-free guidance weight w (0 = plain conditional)
 	// Temperature scales the base noise (flows: z ~ N(0, T²I)); 0 means 1.
 	Temperature float64
-	Seed        int64
-	Progress    func(done, total int) // optional
+	// Eta is DDIM's η in [0, 1] (0 = deterministic, 1 = ancestral).
+	Eta float64
+	// Variance of ancestral (DDPM) steps: "posterior" (β̃, default) or "beta".
+	Variance string
+	// RTol and ATol are the adaptive ODE solver's tolerances (0 = default).
+	RTol, ATol float64
+	Seed       int64
+	Progress   func(done, total int) // optional
 }
 
 // Sampler draws samples. The result has N*Dim values in the model's data
@@ -86,6 +92,8 @@ type Options struct {
 	Conditional  bool    `json:"conditional"`   // condition on class labels when the data has them
 	LabelDropout float64 `json:"label-dropout"` // probability of replacing the label by the null class (CFG training)
 	TSampling    string  `json:"t-sampling"`    // "uniform" or "logit-normal"
+	Target       string  `json:"target"`        // diffusion prediction target: "eps", "x", "v" or "flow" ("" = model default)
+	Schedule     string  `json:"schedule"`      // DDPM noise schedule: "linear" or "cosine"
 }
 
 // Entry is one registered model.

@@ -16,15 +16,16 @@ type Method string
 const (
 	Euler Method = "euler" // first order, one evaluation per step
 	Heun  Method = "heun"  // second order (trapezoidal predictor-corrector), two evaluations per step
+	RK4   Method = "rk4"   // classical fourth-order Runge-Kutta, four evaluations per step
 )
 
-// Methods lists the available solver names.
-func Methods() []string { return []string{string(Euler), string(Heun)} }
+// Methods lists the available fixed-step solver names.
+func Methods() []string { return []string{string(Euler), string(Heun), string(RK4)} }
 
 // ParseMethod validates a solver name.
 func ParseMethod(name string) (Method, error) {
 	switch Method(name) {
-	case Euler, Heun:
+	case Euler, Heun, RK4:
 		return Method(name), nil
 	}
 	return "", fmt.Errorf("unknown solver %q (valid: %v)", name, Methods())
@@ -52,10 +53,14 @@ func Integrate(method Method, f Field, x []float32, ts []float64, progress func(
 	}
 	steps := len(ts) - 1
 	v := make([]float32, len(x))
-	var xPred, v2 []float32
-	if method == Heun {
+	var xPred, v2, v3, v4 []float32
+	if method == Heun || method == RK4 {
 		xPred = make([]float32, len(x))
 		v2 = make([]float32, len(x))
+	}
+	if method == RK4 {
+		v3 = make([]float32, len(x))
+		v4 = make([]float32, len(x))
 	}
 	for i := 0; i < steps; i++ {
 		t, dt := ts[i], ts[i+1]-ts[i]
@@ -74,6 +79,24 @@ func Integrate(method Method, f Field, x []float32, ts []float64, progress func(
 			h := float32(dt / 2)
 			for j := range x {
 				x[j] += h * (v[j] + v2[j])
+			}
+		case RK4:
+			mid := t + dt/2
+			for _, st := range []struct {
+				at   float64
+				h    float64
+				from []float32
+				out  []float32
+			}{{mid, dt / 2, v, v2}, {mid, dt / 2, v2, v3}, {ts[i+1], dt, v3, v4}} {
+				copy(xPred, x)
+				axpy(xPred, float32(st.h), st.from)
+				if err := f(xPred, st.at, st.out); err != nil {
+					return fmt.Errorf("step %d (t=%.4g): %w", i+1, st.at, err)
+				}
+			}
+			h := float32(dt / 6)
+			for j := range x {
+				x[j] += h * (v[j] + 2*v2[j] + 2*v3[j] + v4[j])
 			}
 		default:
 			return fmt.Errorf("unknown solver %q (valid: %v)", method, Methods())

@@ -15,8 +15,12 @@ import (
 // SampleOptions choose what to draw from a trained model.
 type SampleOptions struct {
 	N        int
-	Steps    int     // solver steps (0 = model default)
-	Solver   string  // "" = model default
+	Steps    int     // sampler steps (0 = model default)
+	Sampler  string  // "" = model default
+	Eta      float64 // DDIM η
+	Variance string  // ancestral-step variance: "posterior" or "beta"
+	RTol     float64 // adaptive ODE tolerances (0 = default)
+	ATol     float64
 	Class    int     // class to draw for a conditional model; -1 = every class, one grid row each
 	Guidance float64 // classifier-free guidance weight w
 	Seed     int64
@@ -73,7 +77,7 @@ func (s *Session) Sample(o SampleOptions) (*Samples, error) {
 	}
 	before := s.Store.NumVariables()
 	x, err := sampler.Sample(s.Runtime(!o.NoEMA), models.SampleRequest{
-		N: o.N, Steps: o.Steps, Solver: o.Solver, Labels: labels, Guidance: o.Guidance, Seed: o.Seed, Progress: o.Progress})
+		N: o.N, Steps: o.Steps, Sampler: o.Sampler, Eta: o.Eta, Variance: o.Variance, RTol: o.RTol, ATol: o.ATol, Labels: labels, Guidance: o.Guidance, Seed: o.Seed, Progress: o.Progress})
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,10 @@ func newSampleCmd() *cobra.Command {
 		Example: `  genmod sample --run runs/moons --n 1000 --steps 50 --out moons.png
   genmod sample --run runs/fm --class 3 --cfg 2.0 --n 64 --out dresses.png
   genmod sample --run runs/fm --n 100 --cfg 1.0 --out grid.png   # one row per class
-  genmod sample --run runs/moons --n 5000 --format csv --out samples.csv`,
+  genmod sample --run runs/moons --n 5000 --format csv --out samples.csv
+  genmod sample --run runs/ddpm --sampler ddpm --out ancestral.png      # Algorithm 2, all 1000 steps
+  genmod sample --run runs/ddpm --sampler ddim --steps 20 --eta 0 --out ddim20.png
+  genmod sample --run runs/vp --sampler ode --rtol 1e-3 --atol 1e-3 --out ode.png`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runDir == "" || out == "" {
@@ -69,8 +72,14 @@ func newSampleCmd() *cobra.Command {
 	f.StringVar(&out, "out", "", "output file")
 	f.StringVar(&format, "format", "", "png, npy or csv (default: from the --out extension)")
 	f.IntVar(&o.N, "n", 100, "number of samples")
-	f.IntVar(&o.Steps, "steps", 0, "solver steps (default: the model's, 50 for rectified flow)")
-	f.StringVar(&o.Solver, "solver", "", "ODE solver: euler or heun (default euler)")
+	f.IntVar(&o.Steps, "steps", 0, "sampler steps (default 50; all T=1000 for --sampler ddpm on a ddpm model)")
+	f.StringVar(&o.Sampler, "sampler", "", "ddpm (ancestral), ddim, sde (Euler-Maruyama), euler, heun, rk4 or ode (adaptive rk45); default: the model's")
+	f.StringVar(&o.Sampler, "solver", "", "same as --sampler")
+	_ = f.MarkHidden("solver")
+	f.Float64Var(&o.Eta, "eta", 0, "DDIM η in [0, 1]: 0 deterministic, 1 = ancestral")
+	f.StringVar(&o.Variance, "variance", "", "ddpm sampler step variance: posterior (β̃, default) or beta")
+	f.Float64Var(&o.RTol, "rtol", 0, "relative tolerance of the adaptive ode sampler (default 1e-5)")
+	f.Float64Var(&o.ATol, "atol", 0, "absolute tolerance of the adaptive ode sampler (default 1e-5)")
 	f.IntVar(&o.Class, "class", -1, "class to draw for a conditional model (default: every class, one row each)")
 	f.Float64Var(&o.Guidance, "cfg", 0, "classifier-free guidance weight w: v = (1+w)·v_y − w·v_∅")
 	f.Int64Var(&o.Seed, "seed", 1, "seed of the initial noise")

@@ -24,6 +24,8 @@ func newTrainCmd() *cobra.Command {
 		Short: "Train a model; the run folder gets its config, metrics, checkpoints and samples",
 		Example: `  genmod train --model rf --data moons --steps 2000 --out runs/moons
   genmod train --model rf --data fashion-mnist-mini --steps 3000 --batch 64 --lr 2e-3 --out runs/fm
+  genmod train --model ddpm --data moons --target v --out runs/ddpm-moons
+  genmod train --model vp --data fashion-mnist-mini --t-sampling logit-normal --out runs/vp
   genmod train --config run.yaml --out runs/exp1     # YAML or JSON, keys = flag names
   genmod train --resume runs/moons                   # continue a run from its newest checkpoint`,
 		Args: cobra.NoArgs,
@@ -93,13 +95,15 @@ func addConfigFlags(f *pflag.FlagSet, c *train.Config) {
 	f.BoolVar(&c.Dequantize, "dequantize", c.Dequantize, "uniform dequantization of 8-bit images")
 	f.StringVar(&c.Binarize, "binarize", c.Binarize, "binarize images: static or dynamic")
 	f.StringVar(&c.Pixels, "pixels", c.Pixels, "image range the model sees: symmetric ([-1,1]) or unit ([0,1])")
-	f.StringVar(&c.Net, "net", c.Net, "network: mlp or unet (default: unet for images, mlp otherwise)")
+	f.StringVar(&c.Net, "net", c.Net, "network: mlp, unet or dit (default: the model's, else unet for images and mlp otherwise)")
 	f.IntSliceVar(&c.Hidden, "hidden", c.Hidden, "MLP hidden widths, e.g. 256,256,256")
 	f.IntSliceVar(&c.Channels, "channels", c.Channels, "U-Net channels per resolution, e.g. 32,64,64")
 	f.IntVar(&c.TimeDim, "time-dim", c.TimeDim, "width of the sinusoidal time embedding")
 	f.BoolVar(&c.Conditional, "conditional", c.Conditional, "condition on class labels when the data has them")
 	f.Float64Var(&c.LabelDropout, "label-dropout", c.LabelDropout, "probability of training with the null class (classifier-free guidance)")
 	f.StringVar(&c.TSampling, "t-sampling", c.TSampling, "time sampling: uniform or logit-normal")
+	f.StringVar(&c.Target, "target", c.Target, "diffusion prediction target: eps, x, v or flow (default: the model's)")
+	f.StringVar(&c.Schedule, "schedule", c.Schedule, "DDPM noise schedule: linear or cosine (default linear)")
 }
 
 // configKeys are the flags that are train.Config keys (everything but the command's own).

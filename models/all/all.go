@@ -2,6 +2,6 @@
 package all
 
 import (
+	_ "genmod/diffusion"
 	_ "genmod/models/flow"
-	_ "genmod/models/rf"
 )
