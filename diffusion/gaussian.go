@@ -100,3 +100,34 @@ func (g Gaussian) LogDensity(p solver.Schedule, t float64, x []float64) (float64
 	}
 	return -0.5*mat.Dot(r, w) - 0.5*ch.LogDet() - 0.5*float64(d)*math.Log(2*math.Pi), nil
 }
+
+// FieldDiv is the exact probability-flow velocity v = a'·x̂ + b'·ẑ with its
+// exact divergence tr(a'·a·Σ·C⁻¹ + b'·b·C⁻¹).
+func (g Gaussian) FieldDiv(p solver.Schedule) solver.FieldDiv {
+	flow := solver.ProbabilityFlow(p, g.Denoiser(p))
+	d := len(g.Mean)
+	return func(x []float32, t float64, v, div []float32) error {
+		if err := flow(x, t, v); err != nil {
+			return err
+		}
+		a, b, ch, err := g.marginal(p, t)
+		if err != nil {
+			return err
+		}
+		_, _, da, db := p.Coefs(t)
+		var cinv mat.SymDense
+		if err := ch.InverseTo(&cinv); err != nil {
+			return err
+		}
+		var sc mat.Dense
+		sc.Mul(g.Cov, &cinv)
+		tr := 0.0
+		for i := 0; i < d; i++ {
+			tr += da*a*sc.At(i, i) + db*b*cinv.At(i, i)
+		}
+		for i := range div {
+			div[i] = float32(tr)
+		}
+		return nil
+	}
+}

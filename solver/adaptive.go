@@ -112,3 +112,36 @@ func IntegrateAdaptive(f Field, x []float32, t0, t1 float64, tol Tolerances, pro
 	}
 	return nfe, nil
 }
+
+// FieldDiv evaluates the velocity v(x, t) of a batch of rows and the
+// divergence ∇·v of each row (div has one value per row).
+type FieldDiv func(x []float32, t float64, v, div []float32) error
+
+// ChangeOfVariables integrates the instantaneous change of variables
+// (Chen et al. 2018; Song et al. 2021, eq. 39) for rows of width dim:
+//
+//	dx/dt = v(x, t),   d/dt log p_t(x_t) = −∇·v(x_t, t),
+//
+// from t0 to t1 with the adaptive solver, leaving x at t1 and returning
+// Δ_i = ∫ ∇·v dt for each row, so log p_t0(x(t0)) = log p_t1(x(t1)) + Δ.
+func ChangeOfVariables(f FieldDiv, x []float32, dim int, t0, t1 float64, tol Tolerances, progress func(done, total int)) ([]float64, int, error) {
+	if dim < 1 || len(x)%dim != 0 {
+		return nil, 0, fmt.Errorf("%d values are not rows of width %d", len(x), dim)
+	}
+	n := len(x) / dim
+	state := make([]float32, len(x)+n) // [x ; ∫div]
+	copy(state, x)
+	aug := func(s []float32, t float64, out []float32) error {
+		return f(s[:len(x)], t, out[:len(x)], out[len(x):])
+	}
+	nfe, err := IntegrateAdaptive(aug, state, t0, t1, tol, progress)
+	if err != nil {
+		return nil, nfe, err
+	}
+	copy(x, state[:len(x)])
+	delta := make([]float64, n)
+	for i := range delta {
+		delta[i] = float64(state[len(x)+i])
+	}
+	return delta, nfe, nil
+}

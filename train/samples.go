@@ -194,7 +194,7 @@ func FormatFromPath(path string) string {
 func (s *Session) LogProb(x []float32, n, cols int) ([]float64, error) {
 	lp, ok := s.Model.(models.LogProber)
 	if !ok {
-		return nil, fmt.Errorf("model %s has no exact likelihood (models with one: normalizing flows)", s.Run.Config.Model)
+		return nil, fmt.Errorf("model %s has no exact likelihood (models with one: normalizing flows and the diffusion family, via the probability-flow ODE)", s.Run.Config.Model)
 	}
 	if s.Info.IsImage() {
 		return nil, fmt.Errorf("scoring images is not supported yet; this run's data has shape %v", s.Info.Shape)
