@@ -102,6 +102,9 @@ func layerCases() []layerCase {
 		{name: "maf", layer: MAF{Hidden: h, OutStd: 0.5}},
 		{name: "planar", layer: Planar{InitStd: 1}},
 		{name: "radial", layer: Radial{}},
+		{name: "inverted-planar", layer: Inverted{Planar{InitStd: 1}}},
+		{name: "actnorm", layer: ActNorm{}, preset: presetActNorm},
+		{name: "lu-linear", layer: InvConv1x1{Seed: 5}, preset: presetLU},
 	}
 }
 
@@ -308,6 +311,9 @@ func gridMass(t *testing.T, backend compute.Backend, m *Model, seed int, r float
 	}
 	n := side * side
 	outs, err := model.ExecOnceN(backend, seededStore(seed), func(scope *model.Scope, x *Node) []*Node {
+		// Create the variables in the sampling direction first: ActNorms then
+		// start at the identity instead of standardizing the grid.
+		_ = m.DecodeGraph(scope, x)
 		return []*Node{m.LogProbGraph(scope, x), StdNormalLogProb(x)}
 	}, tensors.FromFlatDataAndDimensions(xs, n, 2))
 	if err != nil {
@@ -330,8 +336,8 @@ func TestDensityIntegratesToOne(t *testing.T) {
 	backend := testBackend(t)
 	info := models.DataInfo{Shape: []int{2}}
 	// Larger weights move mass outside the grid (or make p too sharp for it).
-	outStds := map[string]float64{"nice": 0.1, "realnvp": 0.03, "maf": 0.02}
-	for k, kind := range []string{"nice", "realnvp", "maf"} {
+	outStds := map[string]float64{"nice": 0.1, "realnvp": 0.03, "maf": 0.02, "glow": 0.03}
+	for k, kind := range []string{"nice", "realnvp", "maf", "glow", "planar", "radial"} {
 		outStd := outStds[kind]
 		m, err := NewConfig(Config{Kind: kind, Hidden: []int{16, 16}, Layers: 4, OutStd: outStd}, models.Options{}, info)
 		if err != nil {
@@ -350,7 +356,7 @@ func TestDensityIntegratesToOne(t *testing.T) {
 
 func TestRegisteredAndRejectsLabels(t *testing.T) {
 	info := models.DataInfo{Shape: []int{2}}
-	for _, name := range []string{"nice", "realnvp", "maf"} {
+	for _, name := range []string{"nice", "realnvp", "maf", "glow", "planar", "radial"} {
 		e, err := models.Lookup(name)
 		if err != nil {
 			t.Fatal(err)
@@ -365,6 +371,9 @@ func TestRegisteredAndRejectsLabels(t *testing.T) {
 		if _, ok := m.(models.LogProber); !ok {
 			t.Errorf("%s: not a LogProber", name)
 		}
+		if _, ok := m.(models.Codec); !ok {
+			t.Errorf("%s: not a Codec", name)
+		}
 		s := m.(models.Sampler)
 		if _, err := s.Sample(&models.Runtime{}, models.SampleRequest{N: 2, Labels: []int32{0, 1}}); err == nil {
 			t.Errorf("%s: Sample accepted labels", name)
@@ -376,8 +385,18 @@ func TestRegisteredAndRejectsLabels(t *testing.T) {
 	if _, err := models.New("nice", models.Options{}, models.DataInfo{Shape: []int{8, 8, 1}}); err == nil {
 		t.Error("nice accepted image data")
 	}
-	if _, err := models.New("realnvp", models.Options{}, models.DataInfo{Shape: []int{1}}); err == nil {
-		t.Error("realnvp accepted D = 1")
+	for _, name := range []string{"planar", "radial", "maf"} {
+		if _, err := models.New(name, models.Options{}, models.DataInfo{Shape: []int{8, 8, 1}}); err == nil {
+			t.Errorf("%s accepted image data", name)
+		}
+	}
+	for _, name := range []string{"realnvp", "glow"} {
+		if _, err := models.New(name, models.Options{}, models.DataInfo{Shape: []int{1}}); err == nil {
+			t.Errorf("%s accepted D = 1", name)
+		}
+		if _, err := models.New(name, models.Options{}, models.DataInfo{Shape: []int{8, 8, 1}}); err != nil {
+			t.Errorf("%s on 8x8x1 images: %v", name, err)
+		}
 	}
 }
 
@@ -386,12 +405,23 @@ func TestRegisteredAndRejectsLabels(t *testing.T) {
 // log N(z) − Σ forward logdets recomputed from the seeded noise z (this
 // exercises MAF's sequential sampling against its one-pass density).
 func TestRuntimeSampleAndLogProb(t *testing.T) {
+	for k, c := range []Config{
+		{Kind: "maf", Hidden: []int{8}, Layers: 2, OutStd: 0.3},
+		{Kind: "glow", Hidden: []int{8}, Layers: 2, OutStd: 0.3},
+		{Kind: "planar", Layers: 4},
+		{Kind: "radial", Layers: 4},
+	} {
+		t.Run(c.Kind, func(t *testing.T) { checkSampleAndLogProb(t, c, k) })
+	}
+}
+
+func checkSampleAndLogProb(t *testing.T, c Config, k int) {
 	backend := testBackend(t)
-	m, err := NewConfig(Config{Kind: "maf", Hidden: []int{8}, Layers: 2, OutStd: 0.3}, models.Options{}, models.DataInfo{Shape: []int{3}})
+	m, err := NewConfig(c, models.Options{}, models.DataInfo{Shape: []int{3}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := seededStore(4)
+	store := seededStore(4 + k)
 	rt := &models.Runtime{Backend: backend, Store: store, Scope: store.RootScope}
 	// Create the variables in float32 (as training would) with one Loss.
 	x0 := tensors.FromFlatDataAndDimensions([]float32{0, 1, 2, -1, 0.5, 0}, 2, 3)
@@ -443,6 +473,84 @@ func TestRuntimeSampleAndLogProb(t *testing.T) {
 	for i := range lp {
 		if math.Abs(lp[i]-float64(want[i])) > 1e-3 {
 			t.Errorf("row %d: LogProb %g, want log N(z) − forward logdet %g", i, lp[i], want[i])
+		}
+	}
+	// Encode inverts the sampler: Encode(Sample(seed)) = Noise(seed).
+	zb, err := m.Encode(rt, a, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range zb {
+		if math.Abs(float64(zb[i]-z[i])) > 1e-4 {
+			t.Errorf("Encode(Sample)[%d] = %g, want the noise %g", i, zb[i], z[i])
+		}
+	}
+}
+
+// The planar and radial inverses hold where they are hardest: wᵀû close to
+// −1 (the planar map nearly flat along w) and β close to −α (the radial map
+// nearly collapsing onto z₀); round trips in float32 to 1e-4.
+func TestPlanarRadialInverseHardCases(t *testing.T) {
+	backend := testBackend(t)
+	const n, d = 64, 3
+	z := randRows(n, d, 31, 2)
+	z32 := make([]float32, len(z))
+	for i := range z {
+		z32[i] = float32(z[i])
+	}
+	cases := []struct {
+		name   string
+		layer  Layer
+		preset func(scope *model.Scope)
+	}{
+		{"planar/flat", Planar{}, func(s *model.Scope) {
+			// u = −c·w/‖w‖²: wᵀu = −c ≪ −1, so wᵀû = softplus(−c) − 1 ≈ −1.
+			s.VariableWithValue("w", []float32{2, -1, 0.5})
+			// c = 5: the slope along w is down to softplus(−5) ≈ 0.0067 (float32
+			// resolves the log-det to ~1e-3 there; it gets worse as c grows).
+			s.VariableWithValue("u", []float32{-5 * 2 / 5.25, 5 * 1 / 5.25, -5 * 0.5 / 5.25})
+			s.VariableWithValue("b", float32(0.3))
+		}},
+		{"planar/steep", Planar{}, func(s *model.Scope) {
+			s.VariableWithValue("w", []float32{3, 1, -2})
+			s.VariableWithValue("u", []float32{2, 1, -1})
+			s.VariableWithValue("b", float32(-0.5))
+		}},
+		{"radial/collapsing", Radial{}, func(s *model.Scope) {
+			s.VariableWithValue("z0", []float32{0.5, -0.5, 1})
+			s.VariableWithValue("alpha", float32(0.2))
+			s.VariableWithValue("beta", float32(-6)) // β = −α + softplus(−6) ≈ −α + 0.0025
+		}},
+		{"radial/expanding", Radial{}, func(s *model.Scope) {
+			s.VariableWithValue("z0", []float32{0.5, -0.5, 1})
+			s.VariableWithValue("alpha", float32(-1))
+			s.VariableWithValue("beta", float32(4))
+		}},
+	}
+	for k, c := range cases {
+		outs, err := model.ExecOnceN(backend, seededStore(k), func(scope *model.Scope, z *Node) []*Node {
+			c.preset(scope)
+			x, ld := c.layer.Forward(scope, z)
+			zb, ild := c.layer.Inverse(scope, x)
+			return []*Node{x, zb, Add(ld, ild)}
+		}, tensors.FromFlatDataAndDimensions(z32, n, d))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		zb := tensors.MustCopyFlatData[float32](outs[1])
+		sum := tensors.MustCopyFlatData[float32](outs[2])
+		worst := 0.0
+		for i := range z32 {
+			worst = math.Max(worst, math.Abs(float64(zb[i]-z32[i])))
+		}
+		if worst > 1e-4 {
+			t.Errorf("%s: max |inverse(forward(z)) − z| = %g", c.name, worst)
+		}
+		for r, v := range sum {
+			if math.Abs(float64(v)) > 2e-3 {
+				t.Errorf("%s row %d: forward + inverse log-det = %g, want 0", c.name, r, v)
+				break
+			}
 		}
 	}
 }

@@ -91,10 +91,14 @@ type Inverted struct {
 }
 
 // Forward is the wrapped layer's Inverse.
-func (r Inverted) Forward(scope *model.Scope, z *Node) (*Node, *Node) { return r.Layer.Inverse(scope, z) }
+func (r Inverted) Forward(scope *model.Scope, z *Node) (*Node, *Node) {
+	return r.Layer.Inverse(scope, z)
+}
 
 // Inverse is the wrapped layer's Forward.
-func (r Inverted) Inverse(scope *model.Scope, x *Node) (*Node, *Node) { return r.Layer.Forward(scope, x) }
+func (r Inverted) Inverse(scope *model.Scope, x *Node) (*Node, *Node) {
+	return r.Layer.Forward(scope, x)
+}
 
 var (
 	_ Layer = Planar{}
