@@ -60,18 +60,22 @@ const (
 // DefaultHidden is the conditioner width when Options.Hidden is empty.
 var DefaultHidden = []int{64, 64}
 
-// Image defaults. Sized so that one training step at batch 64 on 28x28x1
-// (Fashion-MNIST) takes at most ~1.5 s on a 2-core machine; measured with
-// BenchmarkImageFlowStep (bench_test.go), GOEXPERIMENT=simd, 2 cores:
-// see DefaultGlowImage and DefaultRealNVPImage.
+// Image defaults, sized so that one training step at batch 64 on 28x28x1
+// (Fashion-MNIST) stays under ~1.5 s on this project's 2-core machine
+// (GOEXPERIMENT=simd, Go backend). Measured with BenchmarkImageFlowStep
+// (bench_test.go), which also reports CPU seconds per step because the
+// machine was shared while measuring.
 var (
-	// DefaultGlowImage: 2 levels (28x28x1 -> 14x14x4 -> 7x7x8 after the
-	// split and second squeeze), 4 steps per level, coupling nets 64 wide.
+	// DefaultGlowImage: 2 levels (28x28x1 -> squeeze 14x14x4 -> split
+	// 14x14x2 -> squeeze 7x7x8), 4 steps per level, coupling nets 64 wide:
+	// 0.94 s per step on 2 otherwise idle cores (1.0 CPU-s per step).
 	DefaultGlowImage = ImageDefaults{Steps: 4, Widths: []int{64, 64}}
 	// DefaultRealNVPImage: 2 levels (3 checkerboard couplings at 28x28x1,
 	// squeeze, 3 channel couplings at 14x14x4, split, 4 checkerboard
-	// couplings at 14x14x2), nets 32 then 64 wide.
-	DefaultRealNVPImage = ImageDefaults{Steps: 3, Widths: []int{32, 64}}
+	// couplings at 14x14x2), nets 16 then 32 wide: 1.1 CPU-s per step
+	// (checkerboard couplings at full resolution cost most: widths 32,64
+	// took 2.0 CPU-s, 1.7 s wall on a lightly loaded machine).
+	DefaultRealNVPImage = ImageDefaults{Steps: 3, Widths: []int{16, 32}}
 )
 
 // ImageDefaults are the default sizes of an image flow.
