@@ -191,15 +191,34 @@ func (m *Model) Loss(scope *model.Scope, x, labels *Node) *Node {
 	g := x.Graph()
 	b := x.Shape().Dimensions[0]
 	z := scope.RandomNormal(g, x.Shape())
+	if m.numClasses > 0 && m.labelDropout > 0 {
+		// Replace y by y_∅ with probability p, so one network learns both
+		// the conditional and the unconditional model (classifier-free guidance).
+		drop := LessThan(scope.RandomUniform(g, shapes.Make(dtypes.Float32, b)), Scalar(g, dtypes.Float32, m.labelDropout))
+		labels = Where(drop, Scalar(g, labels.DType(), nn.NullClass(m.numClasses)), labels)
+	}
+	return m.targetLoss(scope, x, z, m.sampleTime(scope, x), m.condLabels(labels))
+}
+
+// sampleTime draws one training time per example: t = TrainTime(u) with u
+// uniform on (0, 1] or logit-normal (seed 002: t = sigmoid(n), n ~ N(0, 1)).
+func (m *Model) sampleTime(scope *model.Scope, x *Node) *Node {
+	g := x.Graph()
+	b := x.Shape().Dimensions[0]
 	var u *Node
 	if m.logitNormal {
-		u = Logistic(scope.RandomNormal(g, shapes.Make(x.DType(), b))) // seed 002: t = sigmoid(n)
+		u = Logistic(scope.RandomNormal(g, shapes.Make(x.DType(), b)))
 	} else {
-		u = OneMinus(scope.RandomUniform(g, shapes.Make(x.DType(), b))) // (0, 1]
+		u = OneMinus(scope.RandomUniform(g, shapes.Make(x.DType(), b)))
 	}
-	t := m.path.TrainTime(u)
+	return m.path.TrainTime(u)
+}
+
+// targetLoss is ‖f_θ(x_t, t, y) − (c(t)·z + d(t)·x)‖² for the coupling (x, z).
+func (m *Model) targetLoss(scope *model.Scope, x, z, t, labels *Node) *Node {
+	r := x.Rank()
 	a, bt, da, db := m.path.GraphCoefs(t)
-	xt := Add(Mul(perExample(a, x.Rank()), x), Mul(perExample(bt, x.Rank()), z))
+	xt := Add(Mul(perExample(a, r), x), Mul(perExample(bt, r), z))
 	var y *Node
 	switch m.target {
 	case Eps:
@@ -207,20 +226,11 @@ func (m *Model) Loss(scope *model.Scope, x, labels *Node) *Node {
 	case X:
 		y = x
 	case V:
-		y = Sub(Mul(perExample(a, x.Rank()), z), Mul(perExample(bt, x.Rank()), x))
+		y = Sub(Mul(perExample(a, r), z), Mul(perExample(bt, r), x))
 	case Flow:
-		y = Add(Mul(perExample(db, x.Rank()), z), Mul(perExample(da, x.Rank()), x))
+		y = Add(Mul(perExample(db, r), z), Mul(perExample(da, r), x))
 	}
-	if m.numClasses > 0 && m.labelDropout > 0 {
-		// Replace y by y_∅ with probability p, so one network learns both
-		// the conditional and the unconditional model (classifier-free guidance).
-		drop := LessThan(scope.RandomUniform(g, shapes.Make(dtypes.Float32, b)), Scalar(g, dtypes.Float32, m.labelDropout))
-		labels = Where(drop, Scalar(g, labels.DType(), nn.NullClass(m.numClasses)), labels)
-	}
-	if _, ok := m.path.(VE); ok {
-		xt = Mul(xt, perExample(Rsqrt(OnePlus(Square(bt))), x.Rank()))
-	}
-	pred := m.net(scope.In("net"), xt, t, m.condLabels(labels))
+	pred := m.net(scope.In("net"), m.scaleInput(xt, bt), t, labels)
 	return ReduceAllMean(Square(Sub(pred, y)))
 }
 
@@ -254,7 +264,17 @@ func (m *Model) Predict(scope *model.Scope, x, t, inScale, labels *Node, guided 
 	return Sub(Mul(OnePlus(wc), fy), Mul(wc, f0))
 }
 
-// inputScale is the factor on x_t before the network at time t.
+// scaleInput is the graph form of inputScale, given b(t) [B].
+func (m *Model) scaleInput(xt, b *Node) *Node {
+	if _, ok := m.path.(VE); ok {
+		return Mul(xt, perExample(Rsqrt(OnePlus(Square(b))), xt.Rank()))
+	}
+	return xt
+}
+
+// inputScale is the factor on x_t before the network at time t: 1, except
+// on the VE path, whose x_t has variance about 1 + σ(t)² for unit-variance
+// data, scaled back to unit size (EDM's c_in).
 func (m *Model) inputScale(t float64) float64 {
 	if _, ok := m.path.(VE); ok {
 		_, b, _, _ := m.path.Coefs(t)

@@ -267,3 +267,57 @@ func TestLearnsAGaussian(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// Few-step students of a rectified flow fitted to N(μ, diag(s²)): with one
+// Euler step the teacher collapses to the mean (x̂ = E[x | z] = μ for a
+// Gaussian); reflow must restore the spread at 1 step, and progressive
+// distillation from 4 to 2 steps must sample the Gaussian at 2 steps.
+func TestDistillationGivesFewStepSamplers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains models")
+	}
+	dir := t.TempDir()
+	mu, s := []float64{2, -1}, []float64{0.5, 1.5}
+	_, file := modeltest.GaussianNPY(t, dir, mu, s, 4000, 11)
+	cfg := train.DefaultConfig()
+	cfg.Model, cfg.Data, cfg.Out = "rf", "npy:"+file, filepath.Join(dir, "teacher")
+	cfg.Steps, cfg.Batch, cfg.LR, cfg.Hidden, cfg.LogEvery = 500, 128, 3e-3, []int{64, 64}, 0
+	if _, err := train.Train(context.Background(), cfg, train.Options{Log: discard{}}); err != nil {
+		t.Fatal(err)
+	}
+	sample := func(run string, steps int) []float32 {
+		sess, err := train.Open(run, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sm, err := sess.Sample(train.SampleOptions{N: 4000, Steps: steps, Class: -1, Seed: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sm.X
+	}
+	if _, sd := modeltest.MeanSD(sample(cfg.Out, 1), 4000, 2, 1); sd > 0.5*s[1] {
+		t.Fatalf("the teacher's 1-step samples have sd %.3f: expected a collapse towards the mean", sd)
+	}
+	// Reflow: 1 step must now give the Gaussian itself.
+	st := cfg
+	st.Out, st.Teacher, st.Distill = filepath.Join(dir, "reflow"), cfg.Out, "reflow"
+	st.DistillSteps, st.TeacherSteps, st.Steps, st.LR, st.Warmup = 1, 8, 300, 1e-3, 10
+	if _, err := train.Train(context.Background(), st, train.Options{Log: discard{}}); err != nil {
+		t.Fatal(err)
+	}
+	modeltest.CheckMoments(t, sample(st.Out, 0), 4000, mu, s, 0.15, 0.1, 0.2)
+	// Progressive, one round: the student's 2 DDIM steps must match the
+	// teacher's 4 (what it is trained to reproduce), not the teacher's 2.
+	st.Out, st.Distill, st.DistillSteps, st.TeacherSteps = filepath.Join(dir, "progressive"), "progressive", 2, 2
+	if _, err := train.Train(context.Background(), st, train.Options{Log: discard{}}); err != nil {
+		t.Fatal(err)
+	}
+	_, want := modeltest.MeanSD(sample(cfg.Out, 4), 4000, 2, 1)
+	_, before := modeltest.MeanSD(sample(cfg.Out, 2), 4000, 2, 1)
+	_, got := modeltest.MeanSD(sample(st.Out, 0), 4000, 2, 1)
+	t.Logf("sd of dim 1: teacher 2 steps %.3f, teacher 4 steps %.3f, student 2 steps %.3f", before, want, got)
+	if math.Abs(got-want) > 0.5*math.Abs(before-want) {
+		t.Errorf("student at 2 steps has sd %.3f; the teacher has %.3f at 4 steps and %.3f at 2", got, want, before)
+	}
+}

@@ -16,3 +16,22 @@ type Codec interface {
 	Encode(rt *Runtime, x []float32, n int) ([]float32, error)
 	Decode(rt *Runtime, z []float32, n int) ([]float32, error)
 }
+
+// DistillOptions choose how a student learns from a teacher of the same
+// architecture (see Distiller).
+type DistillOptions struct {
+	Method       string // "reflow" or "progressive"
+	Steps        int    // sampling steps of the student
+	TeacherSteps int    // reflow: teacher ODE steps per pair; progressive: teacher steps per student step
+}
+
+// TeacherScope is the variable scope holding a distillation run's frozen teacher.
+const TeacherScope = "teacher"
+
+// Distiller is implemented by models that can train a few-step student
+// from a trained teacher. Distill returns the student model, whose Loss
+// reads the teacher's weights from the scope "teacher" (the trainer loads
+// them there, frozen, and starts the student from the same weights).
+type Distiller interface {
+	Distill(o DistillOptions) (Model, error)
+}

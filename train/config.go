@@ -42,6 +42,13 @@ type Config struct {
 	Binarize   string `json:"binarize"`   // "", "static" or "dynamic"
 	Pixels     string `json:"pixels"`     // image value range seen by the model: "symmetric" ([-1,1]) or "unit" ([0,1])
 
+	// Distillation: the run trains a student of the model in the Teacher run
+	// folder (same model and options), starting from its weights.
+	Teacher      string `json:"teacher,omitempty"`       // teacher run folder
+	Distill      string `json:"distill,omitempty"`       // "reflow" or "progressive"
+	DistillSteps int    `json:"distill-steps,omitempty"` // the student's sampling steps
+	TeacherSteps int    `json:"teacher-steps,omitempty"` // teacher steps per pair (reflow) or per student step (progressive)
+
 	models.Options
 }
 
@@ -111,6 +118,12 @@ func (c *Config) Validate() error {
 	}
 	if c.LabelDropout < 0 || c.LabelDropout > 1 {
 		errs = append(errs, fmt.Sprintf("label-dropout must be in [0, 1], got %g", c.LabelDropout))
+	}
+	if (c.Teacher == "") != (c.Distill == "") {
+		errs = append(errs, "teacher and distill go together: a distillation run needs both")
+	}
+	if c.Distill != "" && (c.DistillSteps < 1 || c.TeacherSteps < 1) {
+		errs = append(errs, fmt.Sprintf("distill-steps and teacher-steps must be >= 1, got %d and %d", c.DistillSteps, c.TeacherSteps))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid config: %s", strings.Join(errs, "; "))

@@ -55,6 +55,15 @@ func newSessionFor(run *Run, backendName string, info models.DataInfo) (*Session
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Distill != "" {
+		d, ok := m.(models.Distiller)
+		if !ok {
+			return nil, fmt.Errorf("model %s cannot be distilled", cfg.Model)
+		}
+		if m, err = d.Distill(models.DistillOptions{Method: cfg.Distill, Steps: cfg.DistillSteps, TeacherSteps: cfg.TeacherSteps}); err != nil {
+			return nil, err
+		}
+	}
 	tr := data.Transform{}
 	if info.IsImage() {
 		tr = data.Transform{Dequantize: cfg.Dequantize, Binarize: cfg.Binarize, Symmetric: cfg.Pixels == "symmetric"}

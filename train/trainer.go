@@ -266,6 +266,11 @@ func (s *Session) initVariables(b *data.Batcher) error {
 	if err != nil {
 		return fmt.Errorf("building model %s: %w", cfg.Model, err)
 	}
+	if cfg.Teacher != "" {
+		if err := loadTeacher(s.Store, cfg.Teacher); err != nil {
+			return err
+		}
+	}
 	if cfg.EMA == 0 {
 		return nil
 	}

@@ -30,13 +30,9 @@ func newTrainCmd() *cobra.Command {
   genmod train --resume runs/moons                   # continue a run from its newest checkpoint`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// The first Ctrl-C (or SIGTERM) saves a checkpoint and stops after the
-			// current step; a second one kills the process at once.
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			context.AfterFunc(ctx, stop)
-			cmd.SetContext(ctx)
-			opts := train.Options{Log: os.Stderr, Terminal: term.IsTerminal(int(os.Stderr.Fd())), Backend: backendFlag(cmd), StopAfter: stopAfter}
+			defer interruptible(cmd)()
+			opts := trainOptions(cmd)
+			opts.StopAfter = stopAfter
 			if resume != "" {
 				changed := changedConfigFlags(cmd.Flags())
 				if len(changed) > 0 || configFile != "" {
@@ -70,6 +66,22 @@ func newTrainCmd() *cobra.Command {
 	_ = f.MarkHidden("stop-after")
 	addConfigFlags(f, &flagCfg)
 	return cmd
+}
+
+// interruptible makes the first Ctrl-C (or SIGTERM) cancel the command's
+// context, so training saves a checkpoint and stops after the current step;
+// once it fired, a second one kills the process at once. Call the returned
+// function when the command ends.
+func interruptible(cmd *cobra.Command) func() {
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
+	cmd.SetContext(ctx)
+	return stop
+}
+
+// trainOptions are the logging and backend options of a training command.
+func trainOptions(cmd *cobra.Command) train.Options {
+	return train.Options{Log: os.Stderr, Terminal: term.IsTerminal(int(os.Stderr.Fd())), Backend: backendFlag(cmd)}
 }
 
 // addConfigFlags registers one flag per train.Config field; the flag names are
