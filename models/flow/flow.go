@@ -38,8 +38,8 @@ func init() {
 		{"realnvp", "RealNVP: affine couplings, s tanh-bounded; vectors: MLP conditioners, alternating halves; images: multi-scale with checkerboard/channel masks and conv nets"},
 		{"glow", "Glow: ActNorm (data-dependent init) + invertible 1x1 conv (LU) + affine coupling; images: multi-scale with K steps per level; vectors: the same steps with MLP couplings"},
 		{"maf", "MAF: MADE autoregressive affine layers with reversed orders; vectors; one-pass density, D-pass sampling"},
-		{"planar", "planar flow (Rezende & Mohamed) used as z = f(x) with closed-form log-det, sampled by numerical inversion; vectors"},
-		{"radial", "radial flow (Rezende & Mohamed) used as z = f(x) with closed-form log-det, sampled by its closed-form inverse; vectors"},
+		{"planar", "planar flows (Rezende & Mohamed) after a data-initialized ActNorm, used as z = f(x) with closed-form log-det, sampled by numerical inversion; vectors"},
+		{"radial", "radial flows (Rezende & Mohamed) after a data-initialized ActNorm, used as z = f(x) with closed-form log-det, sampled by the closed-form inverse; vectors"},
 	} {
 		kind := e.name
 		models.Register(models.Entry{
