@@ -22,6 +22,7 @@ type SampleOptions struct {
 	RTol     float64 // adaptive ODE tolerances (0 = default)
 	ATol     float64
 	Class    int     // class to draw for a conditional model; -1 = every class, one grid row each
+	Labels   []int32 // explicit class of every sample (overrides Class; conditional models only)
 	Guidance float64 // classifier-free guidance weight w
 	Seed     int64
 	NoEMA    bool // use the raw weights instead of their moving average
@@ -63,6 +64,13 @@ func (s *Session) Sample(o SampleOptions) (*Samples, error) {
 		return nil, fmt.Errorf("classifier-free guidance needs the null class, which this run never trained (label-dropout 0); drop --cfg")
 	case k > 0 && o.Class >= k:
 		return nil, fmt.Errorf("class %d is out of range: the model has classes 0..%d", o.Class, k-1)
+	case k == 0 && o.Labels != nil:
+		return nil, fmt.Errorf("model %s was trained without class labels", s.Run.Config.Model)
+	case k > 0 && o.Labels != nil:
+		if len(o.Labels) != o.N {
+			return nil, fmt.Errorf("got %d labels for %d samples", len(o.Labels), o.N)
+		}
+		labels = o.Labels
 	case k > 0:
 		labels = make([]int32, o.N)
 		for i := range labels {

@@ -1,0 +1,312 @@
+package eval
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"genmod/diffusion"
+	"genmod/internal/fsutil"
+	"genmod/models"
+	"genmod/train"
+)
+
+// Options choose what Evaluate measures and how samples are drawn.
+type Options struct {
+	Metrics []string // see Metrics(); empty = every metric that applies
+	N       int      // samples / test examples (0 = 2000, capped by the test split)
+	Sample  train.SampleOptions
+	Seed    int64
+	// Progress, if set, receives one line per stage.
+	Progress func(msg string)
+}
+
+// Result is one number with what it was measured on.
+type Result struct {
+	Metric string  `json:"metric"`
+	Value  float64 `json:"value"`
+	Unit   string  `json:"unit,omitempty"`
+	Split  string  `json:"split"` // the reference data
+	N      int     `json:"n"`     // samples (or test examples) it used
+	Note   string  `json:"note,omitempty"`
+}
+
+// Report is what `genmod eval` prints and writes to eval.json.
+type Report struct {
+	Run      string   `json:"run"`
+	Model    string   `json:"model"`
+	Data     string   `json:"data"`
+	Step     int      `json:"step"`
+	Sampler  string   `json:"sampler,omitempty"`
+	Steps    int      `json:"steps,omitempty"`
+	Guidance float64  `json:"cfg,omitempty"`
+	Eta      float64  `json:"eta,omitempty"`
+	Results  []Result `json:"results"`
+	// SampleSeconds is the wall time of drawing the samples.
+	SampleSeconds float64 `json:"sample_seconds,omitempty"`
+}
+
+// metric describes one metric: when it applies and how to compute it.
+type metric struct {
+	name, about string
+	applies     func(s *train.Session) string // "" when it applies, else why not
+}
+
+var metricList = []metric{
+	{"w2", "exact 2-Wasserstein distance, samples vs test split (optimal assignment, ≤ 2000 points)", needsVectors},
+	{"mmd", "unbiased MMD² with RBF kernels at the median distance ×{0.5, 1, 2}", needsVectors},
+	{"swd", "sliced 2-Wasserstein distance (256 random directions)", needsVectors},
+	{"nll", "exact negative log-likelihood of the test split: nats (vectors) or bits/dim (8-bit images, dequantized)", needsLogProb},
+	{"vlb", "DDPM variational bound on the test split, bits/dim", needsVLB},
+}
+
+// Metrics lists the metric names with a line about each.
+func Metrics() [][2]string {
+	var out [][2]string
+	for _, m := range metricList {
+		out = append(out, [2]string{m.name, m.about})
+	}
+	return out
+}
+
+func needsVectors(s *train.Session) string {
+	if s.Info.IsImage() {
+		return "sample metrics for images need the feature classifier (fd, kid, pr), which is not built yet"
+	}
+	if _, ok := s.Model.(models.Sampler); !ok {
+		return "the model cannot sample"
+	}
+	return ""
+}
+
+func needsLogProb(s *train.Session) string {
+	if _, ok := s.Model.(models.LogProber); !ok {
+		return "the model has no exact likelihood"
+	}
+	return ""
+}
+
+type vlbModel interface {
+	VLB(rt *models.Runtime, x []float32, n int, o diffusion.VLBOptions) (*diffusion.VLB, error)
+}
+
+func needsVLB(s *train.Session) string {
+	if _, ok := s.Model.(vlbModel); !ok || !s.Info.IsImage() {
+		return "the variational bound needs a diffusion model on 8-bit images"
+	}
+	if d, ok := s.Model.(*diffusion.Model); ok && d.Path().Steps() == 0 {
+		return "the variational bound needs the discrete ddpm path"
+	}
+	return ""
+}
+
+// Evaluate measures a trained run against its dataset's test split.
+func Evaluate(s *train.Session, o Options) (*Report, error) {
+	if s.Test == nil || s.Test.Len() == 0 {
+		return nil, fmt.Errorf("the run's dataset (%s) is not available here, or has no test split: nothing to compare with", s.Run.Config.Data)
+	}
+	names := o.Metrics
+	if len(names) == 0 {
+		for _, m := range metricList {
+			if m.applies(s) == "" {
+				names = append(names, m.name)
+			}
+		}
+		if len(names) == 0 {
+			return nil, fmt.Errorf("no metric applies to model %s on %s yet", s.Run.Config.Model, s.Run.Config.Data)
+		}
+	}
+	var todo []metric
+	for _, n := range names {
+		i := slices.IndexFunc(metricList, func(m metric) bool { return m.name == n })
+		if i < 0 {
+			var valid []string
+			for _, m := range metricList {
+				valid = append(valid, m.name)
+			}
+			return nil, fmt.Errorf("unknown metric %q (valid: %s)", n, strings.Join(valid, ", "))
+		}
+		if why := metricList[i].applies(s); why != "" {
+			return nil, fmt.Errorf("metric %s does not apply to this run: %s; metrics that do: %s", n, why, strings.Join(applicable(s), ", "))
+		}
+		todo = append(todo, metricList[i])
+	}
+	n := o.N
+	if n == 0 {
+		n = 2000
+	}
+	if n < 2 {
+		return nil, fmt.Errorf("need at least 2 samples, got %d", n)
+	}
+	n = min(n, s.Test.Len())
+	cfg := s.Run.Config
+	rep := &Report{Run: s.Run.Dir, Model: cfg.Model, Data: cfg.Data, Step: s.Step,
+		Sampler: o.Sample.Sampler, Steps: o.Sample.Steps, Guidance: o.Sample.Guidance, Eta: o.Sample.Eta}
+	progress := func(format string, args ...any) {
+		if o.Progress != nil {
+			o.Progress(fmt.Sprintf(format, args...))
+		}
+	}
+	dim := s.Info.Dim()
+	ref := s.Test.X[:n*dim]
+	var samples []float32
+	for _, m := range todo {
+		switch m.name {
+		case "w2", "mmd", "swd":
+			if samples == nil {
+				progress("drawing %d samples", n)
+				so := o.Sample
+				so.N, so.Class = n, -1
+				if s.Test.Y != nil && s.Info.NumClasses > 0 {
+					so.Labels = s.Test.Y[:n] // the test split's own class mix
+				}
+				start := time.Now()
+				sm, err := s.Sample(so)
+				if err != nil {
+					return nil, err
+				}
+				rep.SampleSeconds = time.Since(start).Seconds()
+				samples = sm.X
+			}
+			r, err := pointMetric(m.name, samples, ref, n, dim, o.Seed)
+			if err != nil {
+				return nil, err
+			}
+			rep.Results = append(rep.Results, r)
+		case "nll":
+			progress("log-likelihood of %d test examples", n)
+			r, err := nll(s, ref, n)
+			if err != nil {
+				return nil, err
+			}
+			rep.Results = append(rep.Results, r)
+		case "vlb":
+			progress("variational bound of %d test images (1000 network passes per batch of 100)", n)
+			x := append([]float32(nil), ref...)
+			for i := range x {
+				x[i] = x[i]*2 - 1 // 8-bit pixels in [-1, 1], no dequantization
+			}
+			res, err := s.Model.(vlbModel).VLB(s.Runtime(true), x, n, diffusion.VLBOptions{Seed: o.Seed})
+			if err != nil {
+				return nil, err
+			}
+			mean := 0.0
+			for _, b := range res.BitsPerDim {
+				mean += b / float64(n)
+			}
+			rep.Results = append(rep.Results, Result{Metric: "vlb", Value: mean, Unit: "bits/dim", Split: "test", N: n,
+				Note: fmt.Sprintf("L_T %.4f + Σ L_t-1 %.4f + L_0 %.4f", res.Prior, res.Diffusion, res.Decoder)})
+		}
+	}
+	return rep, nil
+}
+
+func applicable(s *train.Session) []string {
+	var out []string
+	for _, m := range metricList {
+		if m.applies(s) == "" {
+			out = append(out, m.name)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{"none yet"}
+	}
+	return out
+}
+
+// rows splits flat values into n rows of dim float64s.
+func rows(x []float32, n, dim int) [][]float64 {
+	out := make([][]float64, n)
+	for i := range out {
+		out[i] = make([]float64, dim)
+		for j := range out[i] {
+			out[i][j] = float64(x[i*dim+j])
+		}
+	}
+	return out
+}
+
+func pointMetric(name string, samples, ref []float32, n, dim int, seed int64) (Result, error) {
+	a, b := rows(samples, n, dim), rows(ref, n, dim)
+	r := Result{Metric: name, Split: "test", N: n}
+	var err error
+	switch name {
+	case "w2":
+		if n > MaxW2Points {
+			a, b = a[:MaxW2Points], b[:MaxW2Points]
+			r.N = MaxW2Points
+		}
+		r.Value, err = W2(a, b)
+	case "mmd":
+		var bw []float64
+		if bw, err = DefaultBandwidths(a, b); err == nil {
+			r.Value, err = MMD(a, b, bw)
+			r.Note = fmt.Sprintf("bandwidths %.3g", bw)
+		}
+	case "swd":
+		r.Value, err = SlicedW(a, b, 256, seed)
+	}
+	if err != nil {
+		return r, fmt.Errorf("%s: %w", name, err)
+	}
+	return r, nil
+}
+
+// nll scores the first n test examples. Images are dequantized once
+// (uniform noise, seed 0) and reported in bits/dim with BitsPerDim.
+func nll(s *train.Session, ref []float32, n int) (Result, error) {
+	dim := s.Info.Dim()
+	x := append([]float32(nil), ref...)
+	image := s.Info.IsImage()
+	if image {
+		t := s.Transform
+		t.Dequantize, t.Binarize = true, ""
+		t.Apply(x, 0)
+	}
+	lp, err := s.Model.(models.LogProber).LogProb(s.Runtime(true), x, n)
+	if err != nil {
+		return Result{}, err
+	}
+	mean := 0.0
+	for _, v := range lp {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return Result{}, fmt.Errorf("log-likelihood is not finite (%v) on a test example", v)
+		}
+		mean += v / float64(n)
+	}
+	if image {
+		if !s.Transform.Symmetric {
+			return Result{Metric: "nll", Value: BitsPerDimScaled(mean, dim, 1.0/PixelBins), Unit: "bits/dim", Split: "test", N: n}, nil
+		}
+		return Result{Metric: "nll", Value: BitsPerDim(mean, dim), Unit: "bits/dim", Split: "test", N: n}, nil
+	}
+	return Result{Metric: "nll", Value: -mean, Unit: "nats", Split: "test", N: n}, nil
+}
+
+// Print writes the report as a table.
+func (r *Report) Print(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "%s (%s on %s, step %d)\n", r.Run, r.Model, r.Data, r.Step)
+	fmt.Fprintln(tw, "metric\tvalue\tunit\tsplit\tn\tnote")
+	for _, x := range r.Results {
+		fmt.Fprintf(tw, "%s\t%.5g\t%s\t%s\t%d\t%s\n", x.Metric, x.Value, x.Unit, x.Split, x.N, x.Note)
+	}
+	if r.SampleSeconds > 0 {
+		fmt.Fprintf(tw, "sampling took %.2f s\n", r.SampleSeconds)
+	}
+	return tw.Flush()
+}
+
+// WriteJSON writes the report atomically to path.
+func (r *Report) WriteJSON(path string) error {
+	buf, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return fsutil.WriteBytesAtomic(path, append(buf, '\n'))
+}
