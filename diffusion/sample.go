@@ -60,6 +60,8 @@ func (m *Model) NewPlan(req models.SampleRequest) (Plan, error) {
 		return p, fmt.Errorf("eta applies to the ddim sampler only (got sampler %s)", p.Sampler)
 	case req.Variance != "" && p.Sampler != "ddpm":
 		return p, fmt.Errorf("variance applies to the ddpm sampler only (got sampler %s)", p.Sampler)
+	case req.Temperature != 0:
+		return p, fmt.Errorf("temperature applies to normalizing flows; diffusion samplers start from their own prior")
 	case (req.RTol != 0 || req.ATol != 0) && p.Sampler != "rk45":
 		return p, fmt.Errorf("rtol/atol apply to the adaptive ode (rk45) sampler only (got sampler %s)", p.Sampler)
 	case p.Sampler == "sde" && m.path.Name() == "linear":

@@ -14,19 +14,20 @@ import (
 
 // SampleOptions choose what to draw from a trained model.
 type SampleOptions struct {
-	N        int
-	Steps    int     // sampler steps (0 = model default)
-	Sampler  string  // "" = model default
-	Eta      float64 // DDIM η
-	Variance string  // ancestral-step variance: "posterior" or "beta"
-	RTol     float64 // adaptive ODE tolerances (0 = default)
-	ATol     float64
-	Class    int     // class to draw for a conditional model; -1 = every class, one grid row each
-	Labels   []int32 // explicit class of every sample (overrides Class; conditional models only)
-	Guidance float64 // classifier-free guidance weight w
-	Seed     int64
-	NoEMA    bool // use the raw weights instead of their moving average
-	Progress func(done, total int)
+	N           int
+	Steps       int     // sampler steps (0 = model default)
+	Sampler     string  // "" = model default
+	Eta         float64 // DDIM η
+	Variance    string  // ancestral-step variance: "posterior" or "beta"
+	Temperature float64 // flows: scale of the base noise (0 = 1)
+	RTol        float64 // adaptive ODE tolerances (0 = default)
+	ATol        float64
+	Class       int     // class to draw for a conditional model; -1 = every class, one grid row each
+	Labels      []int32 // explicit class of every sample (overrides Class; conditional models only)
+	Guidance    float64 // classifier-free guidance weight w
+	Seed        int64
+	NoEMA       bool // use the raw weights instead of their moving average
+	Progress    func(done, total int)
 }
 
 // Samples are drawn values in the data's space (images in [0, 1]).
@@ -85,7 +86,7 @@ func (s *Session) Sample(o SampleOptions) (*Samples, error) {
 	}
 	before := s.Store.NumVariables()
 	x, err := sampler.Sample(s.Runtime(!o.NoEMA), models.SampleRequest{
-		N: o.N, Steps: o.Steps, Sampler: o.Sampler, Eta: o.Eta, Variance: o.Variance, RTol: o.RTol, ATol: o.ATol, Labels: labels, Guidance: o.Guidance, Seed: o.Seed, Progress: o.Progress})
+		N: o.N, Steps: o.Steps, Sampler: o.Sampler, Eta: o.Eta, Variance: o.Variance, RTol: o.RTol, ATol: o.ATol, Temperature: o.Temperature, Labels: labels, Guidance: o.Guidance, Seed: o.Seed, Progress: o.Progress})
 	if err != nil {
 		return nil, err
 	}
