@@ -307,6 +307,26 @@ func TestDistillationGivesFewStepSamplers(t *testing.T) {
 		t.Fatal(err)
 	}
 	modeltest.CheckMoments(t, sample(st.Out, 0), 4000, mu, s, 0.15, 0.1, 0.2)
+	// ... because its paths are straighter (Liu et al.'s S drops).
+	straightness := func(run string) float64 {
+		sess, err := train.Open(run, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := sess.Model.(interface {
+			Straightness(*models.Runtime, models.SampleRequest, int) (float64, error)
+		})
+		v, err := m.Straightness(sess.Runtime(true), models.SampleRequest{N: 1000, Seed: 4}, 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	before, after := straightness(cfg.Out), straightness(st.Out)
+	t.Logf("straightness: teacher %.4f, reflowed %.4f", before, after)
+	if after > 0.5*before {
+		t.Errorf("straightness %.4f after reflow, %.4f before: paths did not straighten", after, before)
+	}
 	// Progressive, one round: the student's 2 DDIM steps must match the
 	// teacher's 4 (what it is trained to reproduce), not the teacher's 2.
 	st.Out, st.Distill, st.DistillSteps, st.TeacherSteps = filepath.Join(dir, "progressive"), "progressive", 2, 2

@@ -154,6 +154,25 @@ func (m *Model) Sample(rt *models.Runtime, req models.SampleRequest) ([]float32,
 	if err != nil {
 		return nil, err
 	}
+	out, err := m.run(rt, req, func(d solver.Denoiser, x []float32, seed int64, progress func(int, int)) error {
+		return plan.Run(m.path, d, x, seed, progress)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sampling (%s, %d steps): %w", plan.Sampler, plan.Steps, err)
+	}
+	dim := m.info.Dim()
+	for i, v := range out {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nil, fmt.Errorf("sampling (%s, %d steps) produced a non-finite value at sample %d: the model or the sampler diverged", plan.Sampler, plan.Steps, i/dim)
+		}
+	}
+	return out, nil
+}
+
+// run draws N(0, I) noise for the request and hands each batch (at most
+// maxBatch rows) with the network's denoiser to algo, which transforms it in
+// place into samples.
+func (m *Model) run(rt *models.Runtime, req models.SampleRequest, algo func(d solver.Denoiser, x []float32, seed int64, progress func(int, int)) error) ([]float32, error) {
 	if err := m.checkLabels(req); err != nil {
 		return nil, err
 	}
@@ -199,16 +218,54 @@ func (m *Model) Sample(rt *models.Runtime, req models.SampleRequest) ([]float32,
 				req.Progress(k*total+d, batches*total)
 			}
 		}
-		if err := plan.Run(m.path, denoise, out[lo*dim:hi*dim], req.Seed+int64(k), progress); err != nil {
-			return nil, fmt.Errorf("sampling (%s, %d steps): %w", plan.Sampler, plan.Steps, err)
-		}
-	}
-	for i, v := range out {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return nil, fmt.Errorf("sampling (%s, %d steps) produced a non-finite value at sample %d: the model or the sampler diverged", plan.Sampler, plan.Steps, i/dim)
+		if err := algo(denoise, out[lo*dim:hi*dim], req.Seed+int64(k), progress); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// Straightness is Liu et al.'s S = ∫₀¹ E‖(x_1 − x_0) − v(x_t, t)‖² dt of the
+// model's probability-flow ODE, per dimension, estimated on the Euler path
+// with the given steps from req.N noise draws (x_1 = b(1)·z, x_0 the
+// endpoint): 0 for straight paths, which one Euler step integrates exactly.
+func (m *Model) Straightness(rt *models.Runtime, req models.SampleRequest, steps int) (float64, error) {
+	if steps < 1 {
+		return 0, fmt.Errorf("steps must be >= 1, got %d", steps)
+	}
+	var total float64
+	_, err := m.run(rt, req, func(d solver.Denoiser, x []float32, _ int64, _ func(int, int)) error {
+		_, b1, _, _ := m.path.Coefs(1)
+		for i := range x {
+			x[i] *= float32(b1)
+		}
+		x1 := append([]float32(nil), x...)
+		ts := solver.UniformGrid(1, m.path.TMin(), steps)
+		var vs [][]float32
+		record := func(xs []float32, t float64, v []float32) error {
+			if err := solver.ProbabilityFlow(m.path, d)(xs, t, v); err != nil {
+				return err
+			}
+			vs = append(vs, append([]float32(nil), v...))
+			return nil
+		}
+		if err := solver.Integrate(solver.Euler, record, x, ts, nil); err != nil {
+			return err
+		}
+		span := 1 - m.path.TMin()
+		for _, v := range vs {
+			for i := range v {
+				disp := (float64(x1[i]) - float64(x[i])) / span // the straight line's velocity
+				e := disp - float64(v[i])
+				total += e * e / float64(len(vs))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return total / float64(req.N*m.info.Dim()), nil
 }
 
 // checkLabels validates the classes and guidance of a request.
