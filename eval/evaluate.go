@@ -162,7 +162,7 @@ func Evaluate(s *train.Session, o Options) (*Report, error) {
 				progress("drawing %d samples", n)
 				so := o.Sample
 				so.N, so.Class = n, -1
-				if s.Test.Y != nil && s.Info.NumClasses > 0 {
+				if c, ok := s.Model.(models.Conditional); ok && c.NumClasses() > 0 && s.Test.Y != nil && so.Labels == nil {
 					so.Labels = s.Test.Y[:n] // the test split's own class mix
 				}
 				start := time.Now()
