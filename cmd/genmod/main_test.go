@@ -198,3 +198,70 @@ func TestScore(t *testing.T) {
 		t.Errorf("empty npy: %v\n%s", err, out)
 	}
 }
+
+// The diffusion commands as a user runs them: samplers, their bad values,
+// eval, and the two few-step students.
+func TestDiffusionCommands(t *testing.T) {
+	dir := t.TempDir()
+	run := filepath.Join(dir, "ddpm")
+	if out, err := genmod(t, "train", "--model", "ddpm", "--data", "moons", "--conditional=false", "--steps", "60",
+		"--batch", "64", "--hidden", "16,16", "--out", run); err != nil {
+		t.Fatalf("train: %v\n%s", err, out)
+	}
+	png := filepath.Join(dir, "s.png")
+	for _, args := range [][]string{
+		{"--sampler", "ddim", "--steps", "5", "--eta", "0.5"},
+		{"--sampler", "ddpm", "--steps", "10", "--variance", "beta"},
+		{"--sampler", "sde", "--steps", "10"},
+		{"--sampler", "ode", "--rtol", "1e-2", "--atol", "1e-2"},
+		{"--sampler", "rk4", "--steps", "3"},
+	} {
+		if out, err := genmod(t, append([]string{"sample", "--run", run, "--n", "50", "--out", png}, args...)...); err != nil {
+			t.Errorf("sample %v: %v\n%s", args, err, out)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--sampler", "ddim", "--eta", "2"}, "eta must be in [0, 1]"},
+		{[]string{"--sampler", "dpm"}, "unknown sampler"},
+		{[]string{"--cfg", "1"}, "guidance"},
+		{[]string{"--steps", "0"}, "--steps must be >= 1"},
+		{[]string{"--sampler", "euler", "--eta", "0.3"}, "ddim"},
+	} {
+		out, err := genmod(t, append([]string{"sample", "--run", run, "--n", "5", "--out", png}, c.args...)...)
+		if err == nil || !strings.Contains(out, c.want) || strings.Contains(out, "panic") {
+			t.Errorf("sample %v: %v, want an error saying %q\n%s", c.args, err, c.want, out)
+		}
+	}
+	out, err := genmod(t, "eval", "--run", run, "--metrics", "w2,mmd,swd", "--n", "200", "--sampler", "ddim", "--steps", "5")
+	if err != nil || !strings.Contains(out, "w2") || !strings.Contains(out, "mmd") {
+		t.Errorf("eval: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(run, "eval.json")); err != nil {
+		t.Errorf("eval wrote no eval.json: %v", err)
+	}
+	if out, err := genmod(t, "eval", "--run", run, "--metrics", "vlb"); err == nil || !strings.Contains(out, "metrics that do") {
+		t.Errorf("vlb on 2-D data: %v\n%s", err, out)
+	}
+	students := []struct {
+		args []string
+		out  string
+	}{
+		{[]string{"distill", "--from", "4", "--steps-out", "2", "--train-steps", "10"}, "d2"},
+		{[]string{"reflow", "--teacher-steps", "2", "--train-steps", "10"}, "r1"},
+	}
+	for _, st := range students {
+		dst := filepath.Join(dir, st.out)
+		if out, err := genmod(t, append(append([]string{}, st.args...), "--run", run, "--out", dst)...); err != nil {
+			t.Fatalf("%v: %v\n%s", st.args, err, out)
+		}
+		if out, err := genmod(t, "sample", "--run", dst, "--n", "20", "--out", png); err != nil {
+			t.Errorf("sample the %s student: %v\n%s", st.args[0], err, out)
+		}
+	}
+	if out, err := genmod(t, "distill", "--run", run, "--from", "24", "--steps-out", "4", "--out", filepath.Join(dir, "x")); err == nil || !strings.Contains(out, "power-of-two") {
+		t.Errorf("distill 24 -> 4: %v\n%s", err, out)
+	}
+}
