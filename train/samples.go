@@ -205,9 +205,6 @@ func (s *Session) LogProb(x []float32, n, cols int) ([]float64, error) {
 	if !ok {
 		return nil, fmt.Errorf("model %s has no exact likelihood (models with one: normalizing flows and the diffusion family, via the probability-flow ODE)", s.Run.Config.Model)
 	}
-	if s.Info.IsImage() {
-		return nil, fmt.Errorf("scoring images is not supported yet; this run's data has shape %v", s.Info.Shape)
-	}
 	if cols != s.Info.Dim() {
 		return nil, fmt.Errorf("input rows have %d values, the model expects %d", cols, s.Info.Dim())
 	}
@@ -217,6 +214,19 @@ func (s *Session) LogProb(x []float32, n, cols int) ([]float64, error) {
 				return nil, fmt.Errorf("row %d, column %d: value %v is not finite", i+1, j+1, v)
 			}
 		}
+	}
+	if s.Info.IsImage() {
+		// Images come as stored, in [0, 1] (pixel/255); the model scores
+		// them uniformly dequantized (seed 0) in its own pixel space.
+		for i, v := range x[:n*cols] {
+			if v < 0 || v > 1 {
+				return nil, fmt.Errorf("row %d: image values must be in [0, 1] (pixel/255), found %g", i/cols+1, v)
+			}
+		}
+		x = append([]float32(nil), x[:n*cols]...)
+		t := s.Transform
+		t.Dequantize, t.Binarize = true, ""
+		t.Apply(x, 0)
 	}
 	return lp.LogProb(s.Runtime(true), x, n)
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"genmod/data"
 	"genmod/internal/safetensors"
 )
 
@@ -263,5 +264,46 @@ func TestDiffusionCommands(t *testing.T) {
 	}
 	if out, err := genmod(t, "distill", "--run", run, "--from", "24", "--steps-out", "4", "--out", filepath.Join(dir, "x")); err == nil || !strings.Contains(out, "power-of-two") {
 		t.Errorf("distill 24 -> 4: %v\n%s", err, out)
+	}
+}
+
+// score on an image model takes rows of pixels in [0, 1] and adds bits/dim.
+func TestScoreImages(t *testing.T) {
+	dir := t.TempDir()
+	run := filepath.Join(dir, "flow")
+	if out, err := genmod(t, "train", "--model", "realnvp", "--data", "fashion-mnist-mini", "--dequantize", "--steps", "3",
+		"--batch", "8", "--out", run); err != nil {
+		t.Fatalf("train: %v\n%s", err, out)
+	}
+	img := make([]float32, 2*784)
+	for i := range img {
+		img[i] = float32(i%256) / 255
+	}
+	good := filepath.Join(dir, "x.npy")
+	if err := data.WriteNPY(good, img, 2, 784); err != nil {
+		t.Fatal(err)
+	}
+	out, err := genmod(t, "score", "--run", run, "--input", good)
+	if err != nil || !strings.Contains(out, "row,log_p,bits_per_dim") {
+		t.Fatalf("score: %v\n%s", err, out)
+	}
+	var bpd []float64
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var row int
+		var lp, b float64
+		if n, _ := fmt.Sscanf(line, "%d,%g,%g", &row, &lp, &b); n == 3 {
+			bpd = append(bpd, b)
+		}
+	}
+	if len(bpd) != 2 || bpd[0] <= 0 || bpd[0] > 16 {
+		t.Errorf("bits/dim = %v, want 2 values in (0, 16]\n%s", bpd, out)
+	}
+	img[5] = 3 // not pixel/255
+	bad := filepath.Join(dir, "bad.npy")
+	if err := data.WriteNPY(bad, img, 2, 784); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := genmod(t, "score", "--run", run, "--input", bad); err == nil || !strings.Contains(out, "[0, 1]") {
+		t.Errorf("pixels out of range: %v\n%s", err, out)
 	}
 }

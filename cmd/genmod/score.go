@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"genmod/data"
+	"genmod/eval"
 	"genmod/internal/fsutil"
 	"genmod/train"
 )
@@ -21,8 +22,10 @@ func newScoreCmd() *cobra.Command {
 		Short: "Print the exact log-density log p(x) of every row of a NPY or CSV file (models with an exact likelihood)",
 		Long: `score evaluates a trained model's exact log-density, in nats, on every row
 of a file: for anomaly scoring, the rows with the lowest log p are the least
-typical. It needs a model with an exact likelihood (normalizing flows:
-nice, realnvp, maf) trained on vectors; rows must have the training data's width.`,
+typical. It needs a model with an exact likelihood (normalizing flows, and
+diffusion models through the probability-flow ODE); rows must have the
+training data's width. Images are rows of H·W·C values in [0, 1]
+(pixel/255); they are dequantized and also scored in bits/dim.`,
 		Example: `  genmod score --run runs/moons-flow --input points.csv
   genmod score --run runs/moons-flow --input npy:points.npy --out scores.csv
   genmod score --run runs/moons-flow --density density.png   # 2-D data: heat map of p(x)`,
@@ -54,12 +57,27 @@ nice, realnvp, maf) trained on vectors; rows must have the training data's width
 			if err != nil {
 				return fmt.Errorf("%s: %w", input, err)
 			}
+			image := s.Info.IsImage()
+			bpd := func(logp float64) float64 {
+				if s.Transform.Symmetric {
+					return eval.BitsPerDim(logp, cols)
+				}
+				return eval.BitsPerDimScaled(logp, cols, 1.0/eval.PixelBins)
+			}
 			write := func(w io.Writer) error {
-				if _, err := fmt.Fprintln(w, "row,log_p"); err != nil {
+				header := "row,log_p"
+				if image {
+					header += ",bits_per_dim"
+				}
+				if _, err := fmt.Fprintln(w, header); err != nil {
 					return err
 				}
 				for i, v := range lp {
-					if _, err := fmt.Fprintf(w, "%d,%.6f\n", i+1, v); err != nil {
+					line := fmt.Sprintf("%d,%.6f", i+1, v)
+					if image {
+						line += fmt.Sprintf(",%.5f", bpd(v))
+					}
+					if _, err := fmt.Fprintln(w, line); err != nil {
 						return err
 					}
 				}
