@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -322,10 +324,10 @@ func TestDistillationGivesFewStepSamplers(t *testing.T) {
 		}
 		return v
 	}
-	before, after := straightness(cfg.Out), straightness(st.Out)
-	t.Logf("straightness: teacher %.4f, reflowed %.4f", before, after)
-	if after > 0.5*before {
-		t.Errorf("straightness %.4f after reflow, %.4f before: paths did not straighten", after, before)
+	sBefore, sAfter := straightness(cfg.Out), straightness(st.Out)
+	t.Logf("straightness: teacher %.4f, reflowed %.4f", sBefore, sAfter)
+	if sAfter > 0.5*sBefore {
+		t.Errorf("straightness %.4f after reflow, %.4f before: paths did not straighten", sAfter, sBefore)
 	}
 	// Progressive, one round: the student's 2 DDIM steps must match the
 	// teacher's 4 (what it is trained to reproduce), not the teacher's 2.
@@ -339,5 +341,47 @@ func TestDistillationGivesFewStepSamplers(t *testing.T) {
 	t.Logf("sd of dim 1: teacher 2 steps %.3f, teacher 4 steps %.3f, student 2 steps %.3f", before, want, got)
 	if math.Abs(got-want) > 0.5*math.Abs(before-want) {
 		t.Errorf("student at 2 steps has sd %.3f; the teacher has %.3f at 4 steps and %.3f at 2", got, want, before)
+	}
+}
+
+// The training graph's forward process q(x_t | x_0) = N(√ᾱ_t·x_0, (1−ᾱ_t)·I)
+// (seed 003), checked on sampled moments at a few DDPM steps.
+func TestForwardProcessMoments(t *testing.T) {
+	backend, err := engine.NewBackend("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mm, err := models.New("ddpm", models.Options{}, models.DataInfo{Shape: []int{2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mm.(*Model)
+	const n, x0 = 100000, 0.7
+	p := m.Path().(*DDPM)
+	for _, step := range []int{1, 250, 999} {
+		store := model.NewStore()
+		store.SetRNGStateFromSeed(int64(step))
+		out, err := model.ExecOnce(backend, store, func(scope *model.Scope, tt *Node) *Node {
+			g := tt.Graph()
+			x := AddScalar(Zeros(g, shapes.Make(dtypes.Float32, n, 1)), x0)
+			z := scope.RandomNormal(g, x.Shape())
+			return m.noised(x, z, BroadcastToDims(tt, n))
+		}, float32(step)/DDPMSteps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		xs := tensors.MustCopyFlatData[float32](out)
+		var mean, v float64
+		for _, x := range xs {
+			mean += float64(x) / n
+		}
+		for _, x := range xs {
+			v += (float64(x) - mean) * (float64(x) - mean) / n
+		}
+		ab := p.AlphaBar(step)
+		wantMean, wantVar := math.Sqrt(ab)*x0, 1-ab
+		if math.Abs(mean-wantMean) > 4*math.Sqrt(wantVar/n)+1e-6 || math.Abs(v/wantVar-1) > 0.02 {
+			t.Errorf("step %d: x_t has mean %.5f var %.5g, want √ᾱ·x0 = %.5f and 1−ᾱ = %.5g", step, mean, v, wantMean, wantVar)
+		}
 	}
 }
