@@ -84,6 +84,7 @@ func (m *Model) LogLikelihood(rt *models.Runtime, x []float32, n int, o Likeliho
 
 	out := make([]float64, 0, n)
 	_, b1, _, _ := m.path.Coefs(1)
+	maxBatch := m.maxBatch()
 	for lo := 0; lo < n; lo += maxBatch {
 		hi := min(lo+maxBatch, n)
 		rows := hi - lo

@@ -18,8 +18,13 @@ func Samplers() []string {
 	return []string{"ddpm", "ddim", "sde", "euler", "heun", "rk4", "rk45"}
 }
 
-// maxBatch bounds how many samples go through the network at once.
-const maxBatch = 500
+// maxBatchValues bounds how many values go through the network at once:
+// 500 28x28 images, or the whole request for small vectors (fewer, larger
+// graph calls: each call has a fixed cost).
+const maxBatchValues = 500 * 28 * 28
+
+// maxBatch is the number of rows per network call for the model's data.
+func (m *Model) maxBatch() int { return max(1, maxBatchValues/m.info.Dim()) }
 
 // Plan is a validated sampling request: which sampler, on which time grid.
 type Plan struct {
@@ -170,7 +175,7 @@ func (m *Model) Sample(rt *models.Runtime, req models.SampleRequest) ([]float32,
 }
 
 // run draws N(0, I) noise for the request and hands each batch (at most
-// maxBatch rows) with the network's denoiser to algo, which transforms it in
+// maxBatch() rows) with the network's denoiser to algo, which transforms it in
 // place into samples.
 func (m *Model) run(rt *models.Runtime, req models.SampleRequest, algo func(d solver.Denoiser, x []float32, seed int64, progress func(int, int)) error) ([]float32, error) {
 	if err := m.checkLabels(req); err != nil {
@@ -187,6 +192,7 @@ func (m *Model) run(rt *models.Runtime, req models.SampleRequest, algo func(d so
 
 	dim := m.info.Dim()
 	out := models.Noise(req.N, dim, req.Seed)
+	maxBatch := m.maxBatch()
 	batches := (req.N + maxBatch - 1) / maxBatch
 	for k, lo := 0, 0; lo < req.N; k, lo = k+1, lo+maxBatch {
 		hi := min(lo+maxBatch, req.N)
