@@ -163,8 +163,20 @@ func newNet(o models.Options, info models.DataInfo, numClasses int) (func(scope 
 			cfg.TimeDim = o.TimeDim
 		}
 		return func(scope *model.Scope, x, t, labels *Node) *Node { return nn.UNet(scope, x, t, labels, cfg) }, nil
+	case "dit":
+		if !info.IsImage() {
+			return nil, fmt.Errorf("net dit needs images, the data has shape %v", info.Shape)
+		}
+		cfg := nn.DefaultDiTConfig(numClasses)
+		if o.TimeDim > 0 {
+			cfg.TimeDim = o.TimeDim
+		}
+		if info.Shape[0]%cfg.Patch != 0 || info.Shape[1]%cfg.Patch != 0 {
+			return nil, fmt.Errorf("net dit cuts images into %dx%d patches; %dx%d images do not divide", cfg.Patch, cfg.Patch, info.Shape[0], info.Shape[1])
+		}
+		return func(scope *model.Scope, x, t, labels *Node) *Node { return nn.DiT(scope, x, t, labels, cfg) }, nil
 	}
-	return nil, fmt.Errorf("unknown net %q (valid: mlp, unet)", net)
+	return nil, fmt.Errorf("unknown net %q (valid: mlp, unet, dit)", net)
 }
 
 // Path is the model's noising path.

@@ -385,3 +385,37 @@ func TestForwardProcessMoments(t *testing.T) {
 		}
 	}
 }
+
+// The dit preset builds a Diffusion Transformer and trains a step on images.
+func TestDiTModelTrainsAStep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles a transformer")
+	}
+	backend, err := engine.NewBackend("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := models.DataInfo{Shape: []int{8, 8, 1}, NumClasses: 3}
+	mm, err := models.New("dit", models.Options{Conditional: true, LabelDropout: 0.1, TimeDim: 8}, info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := model.NewStore()
+	store.SetRNGStateFromSeed(1)
+	x := tensors.FromFlatDataAndDimensions(make([]float32, 4*64), 4, 8, 8, 1)
+	y := tensors.FromFlatDataAndDimensions([]int32{0, 1, 2, 0}, 4)
+	out, err := model.ExecOnce(backend, store, func(scope *model.Scope, x, y *Node) *Node { return mm.Loss(scope, x, y) }, x, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A fresh DiT outputs zero (adaLN-Zero), so the first loss is E‖z − x‖² = 1 on x = 0.
+	if l := tensors.MustCopyFlatData[float32](out)[0]; l < 0.5 || l > 1.6 {
+		t.Errorf("first loss %g, want about 1", l)
+	}
+	if _, err := models.New("dit", models.Options{}, models.DataInfo{Shape: []int{2}}); err == nil {
+		t.Error("dit accepted vectors")
+	}
+	if _, err := models.New("dit", models.Options{}, models.DataInfo{Shape: []int{10, 10, 1}}); err == nil {
+		t.Error("dit accepted 10x10 images (patch 4)")
+	}
+}
