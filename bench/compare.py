@@ -1,16 +1,28 @@
 #!/usr/bin/python3
-"""Side-by-side training speed of genmod and PyTorch 1.13 (driven by bench/run.sh).
+"""Side-by-side training and sampling speed of genmod and PyTorch 1.13 (driven by bench/run.sh).
 
-For each reference config it runs genmod's real CLI and bench/torch_rf.py
+For each training config it runs genmod's real CLI and bench/torch_rf.py
 alternately, Go, PyTorch, Go, PyTorch (BENCH_ROUNDS rounds), keeps the better
 round of each side and prints a markdown report: the machine, both parameter
 counts, steps/s, the ratio genmod/PyTorch, the SGEMM peak of both engines and
-an estimate of the achieved GFLOP/s.
+an estimate of the achieved GFLOP/s. Then sampling throughput (images/s) of
+the rf U-Net with four samplers (BENCH_SAMPLE_ROUNDS rounds, default 1).
 
-genmod side:  bin/genmod train --model rf --data D [--net mlp --hidden ...] --batch B --steps 100000
+Training, genmod side:  bin/genmod train --model M --data D [--net mlp --hidden ...] --batch B --steps 100000
               --stop-after N --log-every 1 --checkpoint-every 0 --out TMP
               steps/s = (N - W) / (elapsed_sec[N] - elapsed_sec[W]) from metrics.jsonl
 PyTorch side: bench/torch_rf.py --config C --batch B --steps N --warmup W (same measure)
+
+Sampling, genmod side:  bin/genmod sample --run RUN --n 500 --sampler S --steps K --format npy --out TMP
+              (RUN: an rf U-Net run trained for 1 step; speed does not depend on the weights),
+              timed as the wall time of the whole command; its fixed cost (start, loading,
+              graph compilation, writing) is the intercept of euler K=10 vs K=50 and is
+              subtracted for the "steady" images/s.
+PyTorch side: bench/torch_rf.py --config rf-unet --sampler S --sample-steps K --n 500: the same
+              network passes under torch.no_grad(), the sampler loop timed after one untimed pass.
+
+The DiT mirror is checked first: bench/ditcheck writes genmod's nn.DiT output
+for random weights, torch_rf.py --check loads them into its DiT and compares.
 
 The machine has 2 cores and may be shared: before every run the script waits
 (up to BENCH_QUIET_WAIT seconds) for the other processes to go quiet, and it
@@ -18,8 +30,10 @@ reports how many cores the measured process used and how busy the rest of the
 machine was during each run.
 
 Environment: GENMOD (binary, default bin/genmod), BENCH_ROUNDS (2),
-BENCH_QUICK=1 (few steps, a smoke test), BENCH_QUIET_WAIT (60),
-BENCH_SOFT_LIMIT (420: after that many seconds no more waiting or repeats),
+BENCH_SAMPLE_ROUNDS (1; 0 skips sampling), BENCH_QUICK=1 (a smoke test: 8
+steps, sampler steps 1-3 on 100 images, one round, and the next two default
+to 0), BENCH_QUIET_WAIT (60),
+BENCH_SOFT_LIMIT (1200: after that many seconds no more waiting or repeats),
 BENCH_PEER_BLAS (set by run.sh: a description of the BLAS PyTorch was given),
 BENCH_REF_LD_LIBRARY_PATH (set by run.sh when PyTorch runs on an optimized BLAS
 by LD_LIBRARY_PATH: the original value, to also time the stock install).
@@ -42,29 +56,49 @@ ROOT = os.path.dirname(HERE)
 GENMOD = os.environ.get("GENMOD", os.path.join(ROOT, "bin", "genmod"))
 TORCH = [sys.executable, os.path.join(HERE, "torch_rf.py")]
 QUICK = os.environ.get("BENCH_QUICK") == "1"
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
-QUIET_WAIT = float(os.environ.get("BENCH_QUIET_WAIT", "60"))
-SOFT_LIMIT = float(os.environ.get("BENCH_SOFT_LIMIT", "420"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "1" if QUICK else "2"))
+SAMPLE_ROUNDS = int(os.environ.get("BENCH_SAMPLE_ROUNDS", "1"))
+# A smoke test (BENCH_QUICK=1) neither waits for quiet nor repeats, unless asked to.
+QUIET_WAIT = float(os.environ.get("BENCH_QUIET_WAIT", "0" if QUICK else "60"))
+SOFT_LIMIT = float(os.environ.get("BENCH_SOFT_LIMIT", "0" if QUICK else "1200"))
 HZ = os.sysconf("SC_CLK_TCK")
 STARTED = time.monotonic()
 WARMUP = 5
 CONTENDED = 0.25  # cores used by other processes above which a run is repeated
 
 # (config, genmod arguments, batch, genmod steps, PyTorch steps), warm-up included. The
-# U-Net is ~1 s a step on the Go side: 40 measured steps there; PyTorch gets
+# U-Net and the DiT are ~1 s a step on the Go side: 40 measured steps there; PyTorch gets
 # more steps, so that its measured window is not a few hundred milliseconds.
 CONFIGS = [
-    ("rf-mlp", ["--data", "moons"], 256, 305, 1005),
-    ("rf-unet", ["--data", "fashion-mnist-mini"], 64, 45, 125),
-    ("rf-unet", ["--data", "fashion-mnist-mini"], 32, 45, 125),
+    ("rf-mlp", ["--model", "rf", "--data", "moons"], 256, 305, 1005),
+    ("rf-unet", ["--model", "rf", "--data", "fashion-mnist-mini"], 64, 45, 125),
+    ("rf-unet", ["--model", "rf", "--data", "fashion-mnist-mini"], 32, 45, 125),
     # Not one of the two reference configs: a matmul-heavy net (3.9M
     # parameters) on the same data, to separate matmul speed from conv speed.
-    ("rf-mlp-fm", ["--data", "fashion-mnist-mini", "--net", "mlp", "--hidden", "1024,1024,1024"], 128, 65, 205),
+    ("rf-mlp-fm", ["--model", "rf", "--data", "fashion-mnist-mini", "--net", "mlp", "--hidden", "1024,1024,1024"],
+     128, 65, 205),
+    # Rectified flow with nn.DiT (DefaultDiTConfig(10), 0.99M parameters).
+    ("dit", ["--model", "dit", "--data", "fashion-mnist-mini"], 64, 45, 125),
 ]
 # Extra bench/torch_rf.py arguments per config.
 TORCH_ARGS = {"rf-mlp-fm": ["--hidden", "1024,1024,1024"]}
+# Steps of the one run per config on PyTorch's stock reference BLAS (context only).
+REF_STEPS = {"dit": 15}
+
+# Sampling: (sampler, steps K) of `genmod sample` on an rf U-Net run, n
+# samples (one batch: diffusion.maxBatch is 500). euler and ddim make one
+# network pass per step, heun two. The first two give genmod's fixed cost.
+SAMPLE_N = 500
+SAMPLES = [("euler", 10), ("euler", 50), ("heun", 25), ("ddim", 50)]
 if QUICK:
-    CONFIGS = [(c, a, b, 12, 12) for c, a, b, _, _ in CONFIGS]
+    CONFIGS = [(c, a, b, 8, 8) for c, a, b, _, _ in CONFIGS]
+    REF_STEPS = {c: 8 for c, *_ in CONFIGS}
+    SAMPLE_N = 100
+    SAMPLES = [("euler", 1), ("euler", 3), ("heun", 1), ("ddim", 2)]
+
+
+def passes(sampler, steps):
+    return 2 * steps if sampler == "heun" else steps
 
 
 def log(msg):
@@ -125,7 +159,7 @@ def run_genmod(args, batch, steps):
     out = tempfile.mkdtemp(prefix="genmod-bench-")
     try:
         run_dir = os.path.join(out, "run")
-        cmd = [GENMOD, "train", "--model", "rf", *args, "--batch", str(batch),
+        cmd = [GENMOD, "train", *args, "--batch", str(batch),
                "--steps", "100000", "--stop-after", str(steps), "--log-every", "1",
                "--checkpoint-every", "0", "--out", run_dir]
         p, cores, others = run_measured(cmd)
@@ -176,6 +210,71 @@ def go_sgemm():
         shutil.rmtree(os.path.dirname(exe), ignore_errors=True)
 
 
+def dit_check():
+    """genmod's nn.DiT and the PyTorch mirror on the same random weights and
+    inputs (bench/ditcheck, torch_rf.py --check): the torch_rf.py result, or
+    {"error": ...}."""
+    tmp = tempfile.mkdtemp(prefix="genmod-ditcheck-")
+    try:
+        exe = os.path.join(tmp, "ditcheck")
+        env = dict(os.environ, GOEXPERIMENT="simd")
+        p = subprocess.run(["go", "build", "-o", exe, "./bench/ditcheck"], cwd=ROOT, env=env, capture_output=True, text=True)
+        if p.returncode != 0:
+            return {"error": "go build ./bench/ditcheck failed: " + p.stderr[-500:]}
+        dump = os.path.join(tmp, "dit.json")
+        with open(dump, "w") as f:
+            p = subprocess.run([exe], stdout=f, stderr=subprocess.PIPE, text=True)
+        if p.returncode != 0:
+            return {"error": "bench/ditcheck failed: " + p.stderr[-500:]}
+        p = subprocess.run(TORCH + ["--config", "dit", "--check", dump], capture_output=True, text=True)
+        lines = p.stdout.strip().splitlines()
+        if not lines:
+            return {"error": "torch_rf.py --check failed: " + p.stderr[-500:]}
+        return json.loads(lines[-1])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def sample_run(tmp):
+    """Trains the rf U-Net for one step (a checkpoint at step 1, no preview
+    samples) in tmp/run; sampling speed does not depend on the weights."""
+    run_dir = os.path.join(tmp, "run")
+    cmd = [GENMOD, "train", "--model", "rf", "--data", "fashion-mnist-mini", "--batch", "8", "--steps", "100000",
+           "--stop-after", "2", "--checkpoint-every", "1", "--log-every", "1", "--out", run_dir]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    ck = os.path.join(run_dir, "checkpoints")
+    if not os.path.isdir(ck) or not os.listdir(ck):
+        raise RuntimeError(f"genmod failed ({' '.join(cmd)}):\n{p.stderr[-2000:]}")
+    params = re.search(r"(\d+) parameters", p.stderr)
+    return run_dir, int(params.group(1)) if params else None
+
+
+def run_genmod_sample(run_dir, sampler, steps, n):
+    out = os.path.join(os.path.dirname(run_dir), "samples.npy")
+    if os.path.exists(out):
+        os.unlink(out)
+    cmd = [GENMOD, "sample", "--run", run_dir, "--n", str(n), "--sampler", sampler, "--steps", str(steps),
+           "--format", "npy", "--out", out]
+    t0 = time.monotonic()
+    p, cores, others = run_measured(cmd)
+    wall = time.monotonic() - t0
+    if p.returncode != 0 or not os.path.exists(out) or os.path.getsize(out) < n * 28 * 28 * 4:
+        raise RuntimeError(f"genmod failed ({' '.join(cmd)}):\n{p.stderr[-2000:]}")
+    return {"wall": wall, "cores": cores, "others": others}
+
+
+def run_torch_sample(sampler, steps, n):
+    cmd = TORCH + ["--config", "rf-unet", "--sampler", sampler, "--sample-steps", str(steps), "--n", str(n)]
+    t0 = time.monotonic()
+    p, cores, others = run_measured(cmd)
+    wall = time.monotonic() - t0
+    if p.returncode != 0:
+        raise RuntimeError(f"PyTorch failed ({' '.join(cmd)}):\n{p.stderr[-2000:]}")
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    r.update(wall=wall, cores=cores, others=others)
+    return r
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -204,6 +303,10 @@ def main():
     commit = sh("git", "rev-parse", "--short", "HEAD")
     dirty = " (+ uncommitted changes)" if sh("git", "status", "--porcelain", "--untracked-files=no") else ""
 
+    log("DiT mirror check (bench/ditcheck) ...")
+    check = dit_check()
+    log(f"  {check}")
+
     log("SGEMM peaks ...")
     wait_quiet()
     t_mm = torch_sgemm(reps=30)
@@ -227,6 +330,30 @@ def main():
                     if r["others"] <= CONTENDED or not in_budget():
                         break
 
+    samples = []  # (sampler, steps, round, side, result)
+    if SAMPLE_ROUNDS > 0:
+        tmp = tempfile.mkdtemp(prefix="genmod-bench-sample-")
+        try:
+            log("sampling: training an rf U-Net run for 1 step ...")
+            run_dir, sample_params = sample_run(tmp)
+            for rnd in range(1, SAMPLE_ROUNDS + 1):
+                for sampler, k in SAMPLES:
+                    for side, fn in (("genmod", lambda: run_genmod_sample(run_dir, sampler, k, SAMPLE_N)),
+                                     ("PyTorch", lambda: run_torch_sample(sampler, k, SAMPLE_N))):
+                        for attempt in range(2):
+                            wait_quiet()
+                            log(f"sample {sampler} K={k} ({passes(sampler, k)} passes, n {SAMPLE_N}), round {rnd}: {side} ...")
+                            r = fn()
+                            r["retry"] = attempt > 0
+                            log(f"  {side:8s}{r['wall']:8.2f} s wall"
+                                + (f", sampler loop {r['sec']:.2f} s" if side == "PyTorch" else "")
+                                + f"  ({r['cores']:.2f} cores used, others {r['others']:.2f})")
+                            samples.append((sampler, k, rnd, side, r))
+                            if r["others"] <= CONTENDED or not in_budget():
+                                break
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
     # The stock Debian install (its default libblas3, the reference BLAS), for
     # context: one short run each, when run.sh gave PyTorch another BLAS.
     ref = []
@@ -243,7 +370,7 @@ def main():
         ref_mm = torch_sgemm(ref_env, reps=3)
         for cfg, _, batch, _, _ in CONFIGS:
             wait_quiet()
-            r = run_torch(cfg, batch, 25 if not QUICK else 12, ref_env)
+            r = run_torch(cfg, batch, REF_STEPS.get(cfg, 25), ref_env)
             log(f"  {cfg} batch {batch}: {r['steps_per_sec']:.3f} steps/s")
             ref.append((cfg, batch, r))
 
@@ -262,7 +389,7 @@ def main():
 
     o = []
     o.append(f"Run {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}, "
-             f"`make bench` (bench/run.sh), genmod commit {commit}{dirty}, {ROUNDS} alternating rounds"
+             f"`make bench` (bench/run.sh), genmod commit {commit}{dirty}, {ROUNDS} alternating round{'s' if ROUNDS > 1 else ''}"
              f"{' (BENCH_QUICK=1: smoke-test step counts, numbers not meaningful)' if QUICK else ''}.")
     o.append("")
     o.append(f"- CPU: {model}, {ncpu} cores visible, flags: {' '.join(simd)}"
@@ -274,6 +401,13 @@ def main():
     deb = sh("dpkg-query", "-W", "-f", "${Version}", "python3-torch")
     o.append(f"- PyTorch: torch {tinfo['torch']} (Debian python3-torch {deb}), "
              f"{tinfo['threads']} threads, BLAS: {os.environ.get('BENCH_PEER_BLAS', tinfo['blas'])}")
+    if "error" in check:
+        o.append(f"- DiT mirror check FAILED to run: {check['error']}")
+    else:
+        o.append(f"- DiT mirror check (bench/ditcheck, `torch_rf.py --check`): genmod's nn.DiT and the PyTorch DiT "
+                 f"on the same random weights ({check['params']:,} parameters) and inputs differ by at most "
+                 f"{check['max_abs_diff']:.1e} (outputs up to {check['max_abs_out']:.1f}): "
+                 + ("same function." if check["ok"] else "**MISMATCH: the PyTorch DiT is not genmod's.**"))
     o.append(f"- SGEMM peak, 1024x1024 float32, 2 threads, best of 2x30 (PyTorch) and 2x20 (genmod) products at the start and end of the run: PyTorch torch.mm {t_mm['gflops']:.1f} GFLOP/s, "
              f"genmod's GoMLX backend ({g_mm['backend']}) {g_mm['gflops']:.1f} GFLOP/s"
              + (f"; PyTorch on the stock reference BLAS {ref_mm['gflops']:.1f} GFLOP/s" if ref else ""))
@@ -295,12 +429,56 @@ def main():
              + ", ".join(f"{cfg} batch {b}: {best(cfg, b, 'PyTorch')['train_gflop_per_step']:.2f} GFLOP/step"
                          for cfg, _, b, _, _ in CONFIGS)
              + ". The same count is used for both sides (genmod's Upsample computes the nearest-upsample + 3x3 conv "
-               "as four 2x2 convs at low resolution, 4/9 of the nominal work of that layer).")
+               "as four 2x2 convs at low resolution, 4/9 of the nominal work of that layer). For the DiT the two "
+               "batched products of each attention (scores and weighted values) are counted too.")
+    if samples:
+        def sbest(sampler, k, side):
+            rs = [r for s_, k_, _, sd, r in samples if s_ == sampler and k_ == k and sd == side]
+            return min(rs, key=lambda r: r["sec"] if side == "PyTorch" else r["wall"])
+
+        # genmod's fixed cost per command: the intercept of wall time against
+        # network passes, from the two euler runs.
+        (_, k1), (_, k2) = [e for e in SAMPLES if e[0] == "euler"][:2]
+        w1, w2 = sbest("euler", k1, "genmod")["wall"], sbest("euler", k2, "genmod")["wall"]
+        per_pass = (w2 - w1) / (k2 - k1)
+        fixed = w1 - k1 * per_pass
+        fixed_used = max(0.0, fixed)
+        tp = sbest(*SAMPLES[0], "PyTorch")
+        o.append("")
+        o.append(f"Sampling throughput: `genmod sample --run RUN --n {SAMPLE_N} --sampler S --steps K --format npy` "
+                 f"of an rf U-Net run on fashion-mnist-mini ({sample_params or 0:,} / {tp['params']:,} parameters"
+                 f"{'' if sample_params == tp['params'] else ' **MISMATCH**'}), "
+                 f"one batch of {min(SAMPLE_N, 500)}, no guidance; PyTorch makes the same network passes under "
+                 f"`torch.no_grad()` ({SAMPLE_ROUNDS} round{'s' if SAMPLE_ROUNDS > 1 else ''}, genmod then PyTorch "
+                 "for each sampler):")
+        o.append("")
+        o.append("| sampler | steps | network passes | genmod images/s | PyTorch images/s | genmod/PyTorch "
+                 "| genmod GFLOP/s | PyTorch GFLOP/s | genmod images/s, whole command | PyTorch images/s, whole process |")
+        o.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for sampler, k in SAMPLES:
+            g, t = sbest(sampler, k, "genmod"), sbest(sampler, k, "PyTorch")
+            gsec = g["wall"] - fixed_used
+            gflop = t["forward_gflop_per_pass"] * t["passes"]
+            o.append(f"| {sampler} | {k} | {t['passes']} | {SAMPLE_N / gsec:.1f} | {t['images_per_sec']:.1f} "
+                     f"| **{t['sec'] / gsec:.2f}** | {gflop / gsec:.1f} | {gflop / t['sec']:.1f} "
+                     f"| {SAMPLE_N / g['wall']:.1f} | {SAMPLE_N / t['wall']:.1f} |")
+        o.append("")
+        o.append(f"genmod images/s = n / (wall time of the `genmod sample` command − its fixed cost); the fixed cost "
+                 f"(process start, loading the run and checkpoint, compiling the network graph, writing the NPY) is "
+                 f"the intercept of the wall time against network passes from the euler runs: "
+                 f"{w1:.2f} s for {k1} passes, {w2:.2f} s for {k2} → {per_pass:.3f} s per pass, fixed cost "
+                 f"{fixed:.2f} s" + (" (negative, noise: taken as 0)" if fixed < 0 else "") + ". "
+                 f"PyTorch images/s = n / the sampler loop's time, measured in-process after one untimed pass at the "
+                 f"same batch ({tp['sec_per_pass']:.3f} s per pass for {SAMPLES[0][0]} K={SAMPLES[0][1]}). 'whole command/process' = n / the "
+                 f"wall time of the process, start-up included (PyTorch: importing torch, reading the data set, "
+                 f"building the network, the untimed pass). GFLOP/s = 2 x the multiply-adds of the Linear and Conv2d "
+                 f"layers of one forward pass ({tp['forward_gflop_per_pass']:.1f} GFLOP per pass at batch "
+                 f"{min(SAMPLE_N, 500)}) x passes / time.")
     o.append("")
     o.append("All runs (steps/s over the measured steps after a 5-step warm-up; 'cores' = CPU time of the "
              "measured process / its wall time, start-up included; 'others' = cores busy with other processes "
-             "meanwhile; a run with others > 0.25 was repeated once, in the first "
-             f"{SOFT_LIMIT:.0f} s of the benchmark):")
+             + (f"meanwhile; a run with others > 0.25 was repeated once, in the first {SOFT_LIMIT:.0f} s of the benchmark):"
+                if SOFT_LIMIT > 0 else "meanwhile; no repeats in this run):"))
     o.append("")
     o.append("| config | batch | round | side | steps | steps/s | cores | others |")
     o.append("|---|---:|---:|---|---:|---:|---:|---:|")
@@ -309,10 +487,22 @@ def main():
         gs, ts = steps_of[(cfg, batch)]
         o.append(f"| {cfg} | {batch} | {rnd}{' (repeat)' if r['retry'] else ''} | {side} | {gs if side == 'genmod' else ts} "
                  f"| {r['steps_per_sec']:.2f} | {r['cores']:.2f} | {r['others']:.2f} |")
+    if samples:
+        o.append("")
+        o.append("All sampling runs ('wall' = the whole process; 'loop' = PyTorch's timed sampler loop; "
+                 "'cores', 'others' as above):")
+        o.append("")
+        o.append("| sampler | steps | round | side | wall s | loop s | cores | others |")
+        o.append("|---|---:|---:|---|---:|---:|---:|---:|")
+        for sampler, k, rnd, side, r in samples:
+            loop = f"{r['sec']:.2f}" if side == "PyTorch" else ""
+            o.append(f"| {sampler} | {k} | {rnd}{' (repeat)' if r['retry'] else ''} | {side} | {r['wall']:.2f} "
+                     f"| {loop} | {r['cores']:.2f} | {r['others']:.2f} |")
     if ref:
         o.append("")
         o.append("PyTorch as installed, on Debian's default `libblas3` (the netlib reference BLAS), "
-                 "one run of 25 steps each, for context (not in the comparison above):")
+                 "one run each (" + ", ".join(f"{c} {REF_STEPS.get(c, 25)} steps" for c in dict.fromkeys(c for c, *_ in CONFIGS))
+                 + "), for context (not in the comparison above):")
         o.append("")
         o.append("| config | batch | PyTorch steps/s (reference BLAS) | genmod/that |")
         o.append("|---|---:|---:|---:|")

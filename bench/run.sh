@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Side-by-side training speed of genmod against PyTorch 1.13 (Debian's
-# python3-torch), run by `make bench` after it built bin/genmod. Prints a
-# markdown report (see bench/compare.py); takes about 7-9 minutes.
+# Side-by-side training and sampling speed of genmod against PyTorch 1.13
+# (Debian's python3-torch), run by `make bench` after it built bin/genmod.
+# Prints a markdown report (see bench/compare.py); takes about 23 minutes on a
+# quiet 2-core machine (training rows ~11, sampling ~11; BENCH_SAMPLE_ROUNDS=0
+# skips sampling), a few minutes with BENCH_QUICK=1.
 #
 # PyTorch and BLAS: Debian's python3-torch does its matrix products through
 # the system libblas.so.3, which on a plain install is libblas3, the netlib
@@ -15,9 +17,10 @@
 # If none can be had, the run goes on with the reference BLAS and says so.
 # The stock configuration is also timed once, for context.
 #
-# Environment: BENCH_ROUNDS (2), BENCH_QUICK=1 (smoke test), BENCH_QUIET_WAIT
-# (60 s), BENCH_SOFT_LIMIT (420 s), GENMOD (bin/genmod), BENCH_NO_FETCH=1
-# (never run apt-get download).
+# Environment: BENCH_ROUNDS (2), BENCH_SAMPLE_ROUNDS (1), BENCH_QUICK=1 (smoke
+# test: few steps, no waiting for quiet), BENCH_QUIET_WAIT (60 s),
+# BENCH_SOFT_LIMIT (1200 s), GENMOD (bin/genmod), BENCH_NO_FETCH=1 (never run
+# apt-get download).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

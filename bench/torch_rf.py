@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """PyTorch 1.13 peer of `genmod train --model rf` for the speed comparison.
 
-The networks mirror genmod's nn.VelocityMLP (DefaultMLPNetConfig) and nn.UNet
-(DefaultUNetConfig(10)) layer for layer and have the same parameter counts;
-the training step is genmod's (train/trainer.go, models/rf/rf.go):
+The networks mirror genmod's nn.VelocityMLP (DefaultMLPNetConfig), nn.UNet
+(DefaultUNetConfig(10)) and nn.DiT (DefaultDiTConfig(10), `--model dit`)
+layer for layer and have the same parameter counts; the training step is
+genmod's (train/trainer.go, diffusion/model.go with the rf/dit presets):
 
     z ~ N(0, I), t ~ U[0, 1], x_t = (1 - t) x + t z, v = z - x
     labels -> null class with probability 0.1
@@ -16,9 +17,16 @@ the training step is genmod's (train/trainer.go, models/rf/rf.go):
 Steps/s is measured as genmod's metrics.jsonl allows on the Go side: the time
 from the end of the warm-up step to the end of the last step.
 
+With --sampler it times sampling instead (see sample()): the same number of
+network passes as `genmod sample --sampler S --steps K --n N` at the same
+batch, under torch.no_grad().
+
     /usr/bin/python3 bench/torch_rf.py --config rf-unet --batch 64 --steps 45 --warmup 5
     /usr/bin/python3 bench/torch_rf.py --config rf-mlp-fm --hidden 1024,1024,1024 --batch 128
                      # = genmod train --data fashion-mnist-mini --net mlp --hidden 1024,1024,1024
+    /usr/bin/python3 bench/torch_rf.py --config dit --batch 64   # = genmod train --model dit
+    /usr/bin/python3 bench/torch_rf.py --config rf-unet --sampler heun --sample-steps 25 --n 500
+                     # = genmod sample --sampler heun --steps 25 --n 500 of an rf U-Net run
     /usr/bin/python3 bench/torch_rf.py --config sgemm      # 1024^3 SGEMM, GFLOP/s
 
 The last line of output is one JSON object with the results.
@@ -253,12 +261,118 @@ class UNet(nn.Module):
         return self.output(self.act(self.output_norm(h)))
 
 
+def gelu_tanh(x):
+    """GELU, tanh approximation (genmod's geluTanh computes the same function as x·σ(2u))."""
+    return F.gelu(x, approximate="tanh")
+
+
+def pos_embedding_2d(gh, gw, dim):
+    """nn's posEmbedding2D: fixed 2-D sin-cos table [gh·gw, dim], tokens row-major,
+    per token [sin(j ω), cos(j ω), sin(i ω), cos(i ω)], ω_k = 10000^(-k/(dim/4))."""
+    q = dim // 4
+    omega = torch.pow(10000.0, -torch.arange(q, dtype=torch.float64) / q)
+    i, j = torch.meshgrid(torch.arange(gh, dtype=torch.float64), torch.arange(gw, dtype=torch.float64), indexing="ij")
+    i, j = i.reshape(-1, 1) * omega, j.reshape(-1, 1) * omega
+    return torch.cat([torch.sin(j), torch.cos(j), torch.sin(i), torch.cos(i)], dim=1).float()
+
+
+def zero_linear(din, dout):
+    lin = nn.Linear(din, dout)
+    nn.init.zeros_(lin.weight)
+    nn.init.zeros_(lin.bias)
+    return lin
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention as DiT's reference code (timm) writes it: one
+    fused qkv Linear (3·D² + 3·D parameters = genmod's query, key and value
+    Dense layers), two batched products, softmax, output Linear."""
+
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.heads, self.scale = heads, (dim // heads) ** -0.5
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        b, n, d = x.shape
+        qkv = self.qkv(x).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]  # [B, heads, N, dh]
+        w = torch.softmax((q * self.scale) @ k.transpose(-2, -1), dim=-1)
+        return self.proj((w @ v).transpose(1, 2).reshape(b, n, d))
+
+
+class DiTBlock(nn.Module):
+    """nn's ditBlock, adaLN-Zero: shift1, scale1, gate1, shift2, scale2, gate2 =
+    Linear(SiLU(c)) (zero init); x += gate1·Attn(LN(x)(1+scale1)+shift1);
+    x += gate2·MLP(LN(x)(1+scale2)+shift2), LN without affine (eps 1e-5), GELU tanh."""
+
+    def __init__(self, dim, heads, mlp_ratio):
+        super().__init__()
+        self.modulation = zero_linear(dim, 6 * dim)
+        self.attention = Attention(dim, heads)
+        self.mlp_1 = nn.Linear(dim, mlp_ratio * dim)
+        self.mlp_2 = nn.Linear(mlp_ratio * dim, dim)
+
+    def forward(self, x, c):
+        d = x.shape[-1]
+        shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(c).unsqueeze(1).chunk(6, dim=-1)
+        h = F.layer_norm(x, (d,), eps=1e-5) * (1 + scale1) + shift1
+        x = x + gate1 * self.attention(h)
+        h = F.layer_norm(x, (d,), eps=1e-5) * (1 + scale2) + shift2
+        return x + gate2 * self.mlp_2(gelu_tanh(self.mlp_1(h)))
+
+
+class DiT(nn.Module):
+    """nn.DiT with DefaultDiTConfig(10): patch 4 (7x7 = 49 tokens of 16 pixels),
+    width 128, depth 4, 4 heads, MLP ratio 2, time dim 64; conditioning
+    c = time_2(SiLU(time_1(TimeEmbedding(t)))) + class embedding (11 rows, the
+    last the null class), SiLU(c) into every adaLN; fixed 2-D sin-cos positions;
+    final adaLN (zero init) and zero-initialised Linear to p·p·C per token."""
+
+    def __init__(self, in_ch, hw, num_classes, patch=4, width=128, depth=4, heads=4, mlp_ratio=2, time_dim=64):
+        super().__init__()
+        self.patch, self.width, self.time_dim, self.in_ch = patch, width, time_dim, in_ch
+        self.gh, self.gw = hw[0] // patch, hw[1] // patch
+        self.time_1 = nn.Linear(time_dim, width)
+        self.time_2 = nn.Linear(width, width)
+        self.cls = nn.Embedding(num_classes + 1, width) if num_classes > 0 else None  # N(0, 1) init as genmod
+        self.patch_embed = nn.Linear(patch * patch * in_ch, width)
+        self.register_buffer("pos", pos_embedding_2d(self.gh, self.gw, width))
+        self.blocks = nn.ModuleList(DiTBlock(width, heads, mlp_ratio) for _ in range(depth))
+        self.final_modulation = zero_linear(width, 2 * width)
+        self.output = zero_linear(width, patch * patch * in_ch)
+
+    def extra_macs(self, batch):
+        """Multiply-adds of the attention's two batched products (not Linear layers)."""
+        n = self.gh * self.gw
+        return len(self.blocks) * 2 * batch * n * n * self.width
+
+    def forward(self, x, t, y):
+        b, c, p = x.shape[0], self.in_ch, self.patch
+        e = self.time_2(F.silu(self.time_1(time_embedding(t, self.time_dim))))
+        if self.cls is not None:
+            e = e + self.cls(y)
+        e = F.silu(e)
+        # patchify (nn.patchify): [B,C,H,W] -> [B, gh·gw, p·p·C], each patch as (row, column, channel).
+        tok = x.reshape(b, c, self.gh, p, self.gw, p).permute(0, 2, 4, 3, 5, 1).reshape(b, self.gh * self.gw, p * p * c)
+        h = self.patch_embed(tok) + self.pos
+        for blk in self.blocks:
+            h = blk(h, e)
+        shift, scale = self.final_modulation(e).unsqueeze(1).chunk(2, dim=-1)
+        h = self.output(F.layer_norm(h, (self.width,), eps=1e-5) * (1 + scale) + shift)
+        # unpatchify: [B, gh·gw, p·p·C] -> [B,C,H,W].
+        h = h.reshape(b, self.gh, self.gw, p, p, c).permute(0, 5, 1, 3, 2, 4)
+        return h.reshape(b, c, self.gh * p, self.gw * p)
+
+
 # ---------------------------------------------------------------- FLOPs
 
 
 def count_forward_macs(net, args):
-    """Multiply-accumulates of the Linear/Conv2d layers in one forward pass
-    (the class Embedding is a lookup here, a one-hot matmul in genmod: not counted)."""
+    """Multiply-accumulates of the Linear/Conv2d layers in one forward pass, plus
+    the attention's batched products for the DiT (the class Embedding is a
+    lookup here, a one-hot matmul in genmod: not counted)."""
     macs = [0]
 
     def hook(mod, inp, out):
@@ -273,6 +387,8 @@ def count_forward_macs(net, args):
         net(*args)
     for h in hs:
         h.remove()
+    if hasattr(net, "extra_macs"):
+        macs[0] += net.extra_macs(args[0].shape[0])
     return macs[0]
 
 
@@ -309,8 +425,8 @@ def sgemm(n=1024, reps=10):
     return 2 * n**3 / best / 1e9
 
 
-def train(args):
-    torch.manual_seed(1)
+def build(args):
+    """The data set and the network of a config: (x, y, number of classes, net)."""
     if args.config == "rf-mlp":
         x_all, y_all, num_classes = moons()
         net = VelocityMLP(x_all.shape[1], num_classes, hidden=args.hidden)
@@ -318,12 +434,21 @@ def train(args):
         x_all, y_all, num_classes = fashion_mnist_mini()
         x_all = x_all.reshape(x_all.shape[0], -1).contiguous()
         net = VelocityMLP(x_all.shape[1], num_classes, hidden=args.hidden)
-    else:
+    elif args.config == "dit":  # `genmod train --model dit`
+        x_all, y_all, num_classes = fashion_mnist_mini()
+        net = DiT(x_all.shape[1], x_all.shape[2:], num_classes)
+    else:  # rf-unet
         x_all, y_all, num_classes = fashion_mnist_mini()
         net = UNet(x_all.shape[1], num_classes)
         if args.channels_last:
             net = net.to(memory_format=torch.channels_last)
             x_all = x_all.contiguous(memory_format=torch.channels_last)
+    return x_all, y_all, num_classes, net
+
+
+def train(args):
+    torch.manual_seed(1)
+    x_all, y_all, num_classes, net = build(args)
     params = [p for p in net.parameters() if p.requires_grad]
     n_params = sum(p.numel() for p in params)
     batcher = Batcher(x_all, y_all, args.batch)
@@ -398,10 +523,136 @@ def train(args):
     }
 
 
+def sample(args):
+    """`genmod sample --n N --sampler S --steps K` of a rectified-flow model,
+    mirrored: x_1 ~ N(0, I), then K steps from t = 1 to 0 on the uniform grid,
+    in batches of at most 500 (diffusion.maxBatch), labels as genmod's
+    default class grid (one row of N/10 per class), no guidance, under
+    torch.no_grad(). The network outputs the velocity v = dx/dt directly.
+    euler and ddim (η = 0, via x̂ = x − t·v, ẑ = x + (1−t)·v and
+    x_s = (1−s)·x̂ + s·ẑ) take one network pass per step, heun two.
+    One untimed pass at the batch size first (oneDNN builds its kernels);
+    then the whole sampler is timed."""
+    torch.manual_seed(1)
+    x_all, _, num_classes, net = build(args)
+    net.eval()
+    n_params = sum(p.numel() for p in net.parameters())
+    shape = tuple(x_all.shape[1:])
+    k, n = args.sample_steps, args.n
+    per = (n + num_classes - 1) // num_classes
+    labels = torch.arange(n) // per
+    ts = [1 - i / k for i in range(k)] + [0.0]  # solver.UniformGrid(1, 0, K)
+    passes = [0]
+
+    def f(x, t, y):
+        passes[0] += 1
+        return net(x, torch.full((x.shape[0],), t), y)
+
+    def run(x, y):
+        for i in range(k):
+            t, s = ts[i], ts[i + 1]
+            v = f(x, t, y)
+            if args.sampler == "euler":
+                x = x + (s - t) * v
+            elif args.sampler == "heun":
+                v2 = f(x + (s - t) * v, s, y)
+                x = x + (s - t) / 2 * (v + v2)
+            else:  # ddim, eta 0
+                xhat, zhat = x - t * v, x + (1 - t) * v
+                x = (1 - s) * xhat + s * zhat
+        return x
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, sampling {args.config}: {n} samples, "
+          f"sampler {args.sampler}, {k} steps, {n_params} parameters, BLAS {blas_library()}", file=sys.stderr)
+    gen = torch.Generator().manual_seed(1)
+    mb = min(n, MAX_SAMPLE_BATCH)
+    with torch.no_grad():
+        # Counted at batch 1 (every counted layer is linear in the batch), so
+        # the process does no extra full-size pass.
+        fwd_macs = mb * count_forward_macs(net, (torch.randn(1, *shape), torch.rand(1), labels[:1]))
+        f(torch.randn(mb, *shape, generator=gen), 1.0, labels[:mb])  # warm-up, untimed
+        passes[0] = 0
+        t0 = time.perf_counter()
+        out = []
+        for lo in range(0, n, MAX_SAMPLE_BATCH):
+            hi = min(lo + MAX_SAMPLE_BATCH, n)
+            out.append(run(torch.randn(hi - lo, *shape, generator=gen), labels[lo:hi]))
+        x = torch.cat(out)
+        sec = time.perf_counter() - t0
+    if not torch.isfinite(x).all():
+        sys.exit("sampling produced non-finite values")
+    return {
+        "config": args.config,
+        "sampler": args.sampler,
+        "sample_steps": k,
+        "n": n,
+        "params": n_params,
+        "passes": passes[0],
+        "sec": sec,
+        "images_per_sec": n / sec,
+        "sec_per_pass": sec / passes[0],
+        "forward_gflop_per_pass": 2 * fwd_macs / 1e9,  # at batch min(n, 500)
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "blas": blas_library(),
+    }
+
+
+MAX_SAMPLE_BATCH = 500  # diffusion.maxBatch
+
+
+def check_dit(path):
+    """Loads the weights that bench/ditcheck (genmod's nn.DiT) wrote to path into
+    this file's DiT, runs the same inputs and compares the outputs."""
+    with open(path) as f:
+        d = json.load(f)
+    v = {e["path"]: torch.tensor(e["data"], dtype=torch.float32).reshape(e["shape"]) for e in d["vars"]}
+    cfg = d["config"]
+    b, h, w, c = d["x_shape"]
+    net = DiT(c, (h, w), cfg["NumClasses"], patch=cfg["Patch"], width=cfg["Width"], depth=cfg["Depth"],
+              heads=cfg["Heads"], mlp_ratio=cfg["MLPRatio"], time_dim=cfg["TimeDim"])
+    state = {}
+
+    def dense(torch_name, go_name):  # genmod's Dense weights are [in, out]
+        state[torch_name + ".weight"] = v.pop(f"/{go_name}/weights").t()
+        state[torch_name + ".bias"] = v.pop(f"/{go_name}/biases")
+
+    for name in ("time_1", "time_2", "patch_embed"):
+        dense(name, name)
+    if net.cls is not None:
+        state["cls.weight"] = v.pop("/class/embeddings")
+    for i in range(cfg["Depth"]):
+        g, t = f"block_{i}", f"blocks.{i}"
+        for name in ("modulation", "mlp_1", "mlp_2"):
+            dense(f"{t}.{name}", f"{g}/{name}")
+        dense(f"{t}.attention.proj", f"{g}/attention/output")
+        qkv = [f"{g}/attention/{n}" for n in ("query", "key", "value")]
+        state[f"{t}.attention.qkv.weight"] = torch.cat([v.pop(f"/{n}/weights").t() for n in qkv])
+        state[f"{t}.attention.qkv.bias"] = torch.cat([v.pop(f"/{n}/biases") for n in qkv])
+    dense("final_modulation", "final/modulation")
+    dense("output", "final/output")
+    if v:
+        sys.exit(f"genmod variables without a PyTorch counterpart: {sorted(v)}")
+    state["pos"] = net.pos
+    net.load_state_dict(state)  # strict: every PyTorch parameter is set
+    x = torch.tensor(d["x"]).reshape(b, h, w, c).permute(0, 3, 1, 2)  # NHWC -> NCHW
+    with torch.no_grad():
+        out = net(x, torch.tensor(d["t"]), torch.tensor(d["labels"], dtype=torch.int64))
+    want = torch.tensor(d["out"]).reshape(b, h, w, c).permute(0, 3, 1, 2)
+    err = (out - want).abs().max().item()
+    return {"check": "dit", "max_abs_diff": err, "max_abs_out": want.abs().max().item(),
+            "params": sum(p.numel() for p in net.parameters()), "ok": err <= 1e-4 * max(1.0, want.abs().max().item())}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", required=True, choices=["rf-mlp", "rf-mlp-fm", "rf-unet", "sgemm"])
-    ap.add_argument("--batch", type=int, default=0, help="default: 256 (rf-mlp), 64 (rf-unet)")
+    ap.add_argument("--config", required=True, choices=["rf-mlp", "rf-mlp-fm", "rf-unet", "dit", "sgemm"])
+    ap.add_argument("--sampler", choices=["euler", "heun", "ddim"],
+                    help="time sampling instead of training: genmod sample --sampler S (rf-unet or dit)")
+    ap.add_argument("--sample-steps", type=int, default=50, help="sampler steps K (genmod sample --steps)")
+    ap.add_argument("--n", type=int, default=500, help="samples to draw (genmod sample --n)")
+    ap.add_argument("--check", metavar="FILE", help="dit: compare with genmod's nn.DiT output written by bench/ditcheck")
+    ap.add_argument("--batch", type=int, default=0, help="default: 256 (rf-mlp), 64 (the others)")
     ap.add_argument("--steps", type=int, default=45, help="total steps, warm-up included")
     ap.add_argument("--warmup", type=int, default=5, help="steps before the clock starts")
     ap.add_argument("--threads", type=int, default=2)
@@ -415,6 +666,19 @@ def main():
     if args.config == "sgemm":
         g = sgemm(reps=args.reps)
         print(json.dumps({"config": "sgemm", "n": 1024, "gflops": g, "threads": torch.get_num_threads(), "blas": blas_library()}))
+        return
+    if args.check:
+        if args.config != "dit":
+            sys.exit("--check applies to --config dit")
+        r = check_dit(args.check)
+        print(json.dumps(r))
+        if not r["ok"]:
+            sys.exit(f"PyTorch DiT differs from genmod's: max |diff| {r['max_abs_diff']:.3g}")
+        return
+    if args.sampler:
+        if args.config not in ("rf-unet", "dit") or args.sample_steps < 1 or args.n < 1:
+            sys.exit("sampling needs --config rf-unet or dit, --sample-steps >= 1 and --n >= 1")
+        print(json.dumps(sample(args)))
         return
     if args.batch == 0:
         args.batch = 256 if args.config == "rf-mlp" else 64
