@@ -2,6 +2,8 @@
 //
 //	genmod train --model rf --data moons --steps 2000 --out runs/moons
 //	genmod sample --run runs/moons --n 1000 --out moons.png
+//	genmod eval --run runs/moons --metrics w2,mmd
+//	genmod distill --run runs/moons --from 32 --steps-out 4 --out runs/moons-4
 //	genmod models
 //	genmod data fashion-mnist-mini --preview fm.png
 //	genmod version
@@ -35,9 +37,11 @@ func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "genmod",
 		Short: "Train, sample and compare deep generative models, in Go",
-		Long: `genmod trains, samples and compares deep generative models (rectified flow
-today; diffusion, flows, VAEs, GANs and autoregressive models as they land)
-on real data, with one command-line tool and one API for every family.
+		Long: `genmod trains, samples and compares deep generative models (diffusion:
+DDPM, VP/VE score SDEs, rectified flow, DiT; normalizing flows: planar,
+radial, NICE, RealNVP, Glow, MAF; VAEs, GANs and autoregressive models as
+they land) on real data, with one command-line tool and one API for every
+family.
 
 A training run is a folder: config.json, metrics.jsonl, checkpoints/ and
 samples/. Everything needed to resume or sample from it lives there.`,
