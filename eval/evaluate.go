@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"genmod/diffusion"
+	"genmod/eval/features"
 	"genmod/internal/fsutil"
 	"genmod/models"
 	"genmod/train"
@@ -47,6 +48,8 @@ type Report struct {
 	Guidance float64  `json:"cfg,omitempty"`
 	Eta      float64  `json:"eta,omitempty"`
 	Results  []Result `json:"results"`
+	// Features names the classifier whose features fd, kid, pr and acc used.
+	Features string `json:"features,omitempty"`
 	// SampleSeconds is the wall time of drawing the samples.
 	SampleSeconds float64 `json:"sample_seconds,omitempty"`
 }
@@ -61,6 +64,10 @@ var metricList = []metric{
 	{"w2", "exact 2-Wasserstein distance, samples vs test split (optimal assignment, ≤ 2000 points)", needsVectors},
 	{"mmd", "unbiased MMD² with RBF kernels at the median distance ×{0.5, 1, 2}", needsVectors},
 	{"swd", "sliced 2-Wasserstein distance (256 random directions)", needsVectors},
+	{"fd", "Fréchet distance of classifier features (FID-style, genmod's own 128-d CNN), samples vs test split; the note gives the train-vs-test floor at the same n", needsFeatures},
+	{"kid", "kernel inception distance on the same features: cubic-kernel MMD², mean (± std) over 20 subsets of ≤ 1000", needsFeatures},
+	{"pr", "improved precision and recall (k = 3 nearest neighbours) on the same features: two results", needsFeatures},
+	{"acc", "class-conditional models: fraction of samples the classifier assigns to the class they were drawn for", needsConditional},
 	{"nll", "exact negative log-likelihood of the test split: nats (vectors) or bits/dim (8-bit images, dequantized)", needsLogProb},
 	{"vlb", "DDPM variational bound on the test split, bits/dim", needsVLB},
 }
@@ -76,10 +83,43 @@ func Metrics() [][2]string {
 
 func needsVectors(s *train.Session) string {
 	if s.Info.IsImage() {
-		return "sample metrics for images need the feature classifier (fd, kid, pr), which is not built yet"
+		return "w2, mmd and swd compare raw vectors; image runs are compared through classifier features (fd, kid, pr)"
 	}
 	if _, ok := s.Model.(models.Sampler); !ok {
 		return "the model cannot sample"
+	}
+	return ""
+}
+
+// needsFeatures: the run's images are what a committed feature classifier
+// reads (28x28x1 of a dataset it was trained on) and the model samples.
+func needsFeatures(s *train.Session) string {
+	data := s.Run.Config.Data
+	if !s.Info.IsImage() {
+		return fmt.Sprintf("it compares classifier features of images, and %s holds vectors of shape %v", data, s.Info.Shape)
+	}
+	if _, ok := features.WeightsDataset(data); !ok {
+		return fmt.Sprintf("genmod has no feature classifier for %s (only for %s)", data, strings.Join(features.Datasets(), ", "))
+	}
+	if !slices.Equal(s.Info.Shape, []int{features.Height, features.Width, features.Channels}) {
+		return fmt.Sprintf("the feature classifier reads %dx%dx%d images, the run's are %v", features.Height, features.Width, features.Channels, s.Info.Shape)
+	}
+	if _, ok := s.Model.(models.Sampler); !ok {
+		return "the model cannot sample"
+	}
+	return ""
+}
+
+// needsConditional: needsFeatures, and the model draws samples of a
+// requested class.
+func needsConditional(s *train.Session) string {
+	if why := needsFeatures(s); why != "" {
+		return why
+	}
+	if c, ok := s.Model.(models.Conditional); !ok || c.NumClasses() == 0 {
+		return "the model is not class-conditional (acc scores samples drawn for a requested class)"
+	} else if c.NumClasses() != features.NumClasses {
+		return fmt.Sprintf("the model has %d classes, the feature classifier %d", c.NumClasses(), features.NumClasses)
 	}
 	return ""
 }
@@ -154,30 +194,54 @@ func Evaluate(s *train.Session, o Options) (*Report, error) {
 	}
 	dim := s.Info.Dim()
 	ref := s.Test.X[:n*dim]
-	var samples []float32
+	var samples *train.Samples
+	draw := func() error {
+		if samples != nil {
+			return nil
+		}
+		progress("drawing %d samples", n)
+		so := o.Sample
+		so.N, so.Class = n, -1
+		if c, ok := s.Model.(models.Conditional); ok && c.NumClasses() > 0 && s.Test.Y != nil && so.Labels == nil {
+			so.Labels = s.Test.Y[:n] // the test split's own class mix
+		}
+		start := time.Now()
+		sm, err := s.Sample(so)
+		if err != nil {
+			return err
+		}
+		rep.SampleSeconds = time.Since(start).Seconds()
+		samples = sm
+		return nil
+	}
+	var feat *featureSets
 	for _, m := range todo {
 		switch m.name {
 		case "w2", "mmd", "swd":
-			if samples == nil {
-				progress("drawing %d samples", n)
-				so := o.Sample
-				so.N, so.Class = n, -1
-				if c, ok := s.Model.(models.Conditional); ok && c.NumClasses() > 0 && s.Test.Y != nil && so.Labels == nil {
-					so.Labels = s.Test.Y[:n] // the test split's own class mix
-				}
-				start := time.Now()
-				sm, err := s.Sample(so)
-				if err != nil {
-					return nil, err
-				}
-				rep.SampleSeconds = time.Since(start).Seconds()
-				samples = sm.X
+			if err := draw(); err != nil {
+				return nil, err
 			}
-			r, err := pointMetric(m.name, samples, ref, n, dim, o.Seed)
+			r, err := pointMetric(m.name, samples.X, ref, n, dim, o.Seed)
 			if err != nil {
 				return nil, err
 			}
 			rep.Results = append(rep.Results, r)
+		case "fd", "kid", "pr", "acc":
+			if err := draw(); err != nil {
+				return nil, err
+			}
+			if feat == nil {
+				var err error
+				if feat, err = computeFeatures(s, samples, ref, n, progress); err != nil {
+					return nil, err
+				}
+				rep.Features = feat.about
+			}
+			rs, err := feat.metric(m.name, s, n, o.Seed, progress)
+			if err != nil {
+				return nil, err
+			}
+			rep.Results = append(rep.Results, rs...)
 		case "nll":
 			progress("log-likelihood of %d test examples", n)
 			r, err := nll(s, ref, n)
@@ -295,6 +359,9 @@ func (r *Report) Print(w io.Writer) error {
 	fmt.Fprintln(tw, "metric\tvalue\tunit\tsplit\tn\tnote")
 	for _, x := range r.Results {
 		fmt.Fprintf(tw, "%s\t%.5g\t%s\t%s\t%d\t%s\n", x.Metric, x.Value, x.Unit, x.Split, x.N, x.Note)
+	}
+	if r.Features != "" {
+		fmt.Fprintf(tw, "features: %s\n", r.Features)
 	}
 	if r.SampleSeconds > 0 {
 		fmt.Fprintf(tw, "sampling took %.2f s\n", r.SampleSeconds)

@@ -1,0 +1,98 @@
+package eval_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"genmod/eval"
+	_ "genmod/models/all"
+	"genmod/train"
+)
+
+// tinyRun trains a small rectified flow for a few steps and opens it.
+func tinyRun(t *testing.T, dataset string, conditional bool) *train.Session {
+	t.Helper()
+	cfg := train.DefaultConfig()
+	cfg.Model, cfg.Data, cfg.Out = "rf", dataset, filepath.Join(t.TempDir(), "run")
+	cfg.Steps, cfg.Batch, cfg.Warmup, cfg.EMA = 3, 16, 1, 0
+	cfg.Net, cfg.Hidden, cfg.Conditional = "mlp", []int{16}, conditional
+	if _, err := train.Train(context.Background(), cfg, train.Options{Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := train.Open(cfg.Out, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// On an image run of a dataset with a committed classifier the feature
+// metrics run and say what they measured; elsewhere they refuse with the
+// reason and the metrics that do apply.
+func TestFeatureMetrics(t *testing.T) {
+	img := tinyRun(t, "fashion-mnist-mini", true)
+	rep, err := eval.Evaluate(img, eval.Options{Metrics: []string{"fd", "kid", "pr", "acc"}, N: 100, Seed: 1,
+		Sample: train.SampleOptions{Steps: 2, Seed: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table bytes.Buffer
+	if err := rep.Print(&table); err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + table.String())
+	var names []string
+	for _, r := range rep.Results {
+		names = append(names, r.Metric)
+		if r.Split != "test" || r.N != 100 || math.IsNaN(r.Value) || math.IsInf(r.Value, 0) {
+			t.Errorf("%+v: want split test, n 100, a finite value", r)
+		}
+	}
+	if want := []string{"fd", "kid", "precision", "recall", "acc"}; !slices.Equal(names, want) {
+		t.Errorf("results %v, want %v", names, want)
+	}
+	if !strings.Contains(rep.Features, "fashion-mnist classifier") {
+		t.Errorf("report does not name the classifier: %q", rep.Features)
+	}
+	fd := rep.Results[0]
+	if !(fd.Value > 0) || !strings.Contains(fd.Note, "floor") {
+		t.Errorf("fd after 3 training steps: %+v, want > 0 with the floor in the note", fd)
+	}
+	for _, r := range rep.Results[2:] {
+		if r.Value < 0 || r.Value > 1 {
+			t.Errorf("%s = %g, want a fraction", r.Metric, r.Value)
+		}
+	}
+
+	moons := tinyRun(t, "moons", true)
+	uncond := tinyRun(t, "fashion-mnist-mini", false)
+	cases := []struct {
+		name   string
+		s      *train.Session
+		metric string
+		want   []string
+	}{
+		{"fd on 2D", moons, "fd", []string{"metric fd does not apply", "holds vectors", "metrics that do: w2, mmd, swd"}},
+		{"acc on 2D", moons, "acc", []string{"metric acc does not apply", "metrics that do: w2"}},
+		{"w2 on images", img, "w2", []string{"metric w2 does not apply", "fd, kid, pr", "metrics that do: fd, kid, pr, acc"}},
+		{"acc unconditional", uncond, "acc", []string{"not class-conditional", "metrics that do: fd, kid, pr"}},
+	}
+	for _, c := range cases {
+		_, err := eval.Evaluate(c.s, eval.Options{Metrics: []string{c.metric}, N: 50})
+		if err == nil {
+			t.Errorf("%s: no error", c.name)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not say %q", c.name, err, w)
+			}
+		}
+	}
+}
