@@ -68,7 +68,8 @@ func (f *featureSets) metric(name string, s *train.Session, n int, seed int64, p
 		// upward at small n, so only the same n compares).
 		if s.Train != nil && s.Train.Len() >= n {
 			progress("fd floor: features of %d training images", n)
-			tr, err := f.clf.Features(s.Train.X[:n*features.Dim], n)
+			trainX, _ := referenceSubset(s.Train, n, seed+1)
+			tr, err := f.clf.Features(trainX, n)
 			if err != nil {
 				return nil, fmt.Errorf("fd: training split: %w", err)
 			}
