@@ -94,6 +94,12 @@ type Options struct {
 	TSampling    string  `json:"t-sampling"`    // "uniform" or "logit-normal"
 	Target       string  `json:"target"`        // diffusion prediction target: "eps", "x", "v" or "flow" ("" = model default)
 	Schedule     string  `json:"schedule"`      // DDPM noise schedule: "linear" or "cosine"
+	// Normalizing flows (0 = the model's default; see flow.Config):
+	// Levels is the number of multi-scale levels of image flows (realnvp,
+	// glow); Layers the number of coupling/flow layers, or steps per level
+	// for image flows.
+	Levels int `json:"levels"`
+	Layers int `json:"layers"`
 }
 
 // Entry is one registered model.

@@ -119,6 +119,9 @@ func (c *Config) Validate() error {
 	if c.LabelDropout < 0 || c.LabelDropout > 1 {
 		errs = append(errs, fmt.Sprintf("label-dropout must be in [0, 1], got %g", c.LabelDropout))
 	}
+	if c.Levels < 0 || c.Layers < 0 {
+		errs = append(errs, fmt.Sprintf("levels and layers must be >= 1 (0 = the model's default), got %d and %d", c.Levels, c.Layers))
+	}
 	if (c.Teacher == "") != (c.Distill == "") {
 		errs = append(errs, "teacher and distill go together: a distillation run needs both")
 	}

@@ -191,6 +191,7 @@ func TestBadRunsAreRefused(t *testing.T) {
 		{"unknown data", func(c *Config) { c.Data = "nope" }, "nope"},
 		{"zero steps", func(c *Config) { c.Steps = 0 }, "steps"},
 		{"bad schedule", func(c *Config) { c.LRSchedule = "step" }, "lr-schedule"},
+		{"negative flow layers", func(c *Config) { c.Layers = -1 }, "layers must be >= 1"},
 		{"batch larger than the data", func(c *Config) { c.Data, c.Batch = "fashion-mnist-mini", 7000 }, "batch size"},
 	}
 	for _, c := range cases {

@@ -109,7 +109,7 @@ type Model struct {
 
 // New builds the named flow for the data.
 func New(kind string, o models.Options, info models.DataInfo) (*Model, error) {
-	return NewConfig(Config{Kind: kind, Hidden: o.Hidden, Widths: o.Channels}, o, info)
+	return NewConfig(Config{Kind: kind, Hidden: o.Hidden, Widths: o.Channels, Levels: o.Levels, Layers: o.Layers}, o, info)
 }
 
 // NewConfig builds a flow from an explicit Config; o is checked for options
@@ -118,7 +118,10 @@ func NewConfig(c Config, o models.Options, info models.DataInfo) (*Model, error)
 	// o.Conditional (on in the trainer's defaults) is ignored: these flows
 	// are unconditional, and Sample rejects labels and guidance.
 	if c.Layers < 0 {
-		return nil, fmt.Errorf("need at least 1 layer, got %d", c.Layers)
+		return nil, fmt.Errorf("layers must be >= 1 (0 = the default), got %d", c.Layers)
+	}
+	if c.Levels < 0 {
+		return nil, fmt.Errorf("levels must be >= 1 (0 = the default), got %d", c.Levels)
 	}
 	switch {
 	case info.IsImage():
@@ -136,6 +139,9 @@ func newVector(c Config, o models.Options, info models.DataInfo) (*Model, error)
 	}
 	if len(c.Widths) > 0 {
 		return nil, fmt.Errorf("channels (conv widths) apply to image flows; on vectors set hidden")
+	}
+	if c.Levels != 0 {
+		return nil, fmt.Errorf("levels (multi-scale levels) apply to image flows (realnvp, glow); this data holds vectors of shape %v: set layers instead", info.Shape)
 	}
 	hidden := c.Hidden
 	if len(hidden) == 0 {
