@@ -66,14 +66,9 @@ func storeTensors(store *model.Store) (ts []safetensors.Tensor, trainable []stri
 		if !ok {
 			return nil, nil, fmt.Errorf("variable %s has dtype %s, which checkpoints do not support", v.Path(), v.DType())
 		}
-		value, err := v.Value()
+		raw, err := variableBytes(v)
 		if err != nil {
-			return nil, nil, fmt.Errorf("reading variable %s: %w", v.Path(), err)
-		}
-		var raw []byte
-		// Copy now: the tensor is donated to the next training step.
-		if err := value.ConstBytes(func(b []byte) { raw = append([]byte(nil), b...) }); err != nil {
-			return nil, nil, fmt.Errorf("reading variable %s: %w", v.Path(), err)
+			return nil, nil, err
 		}
 		path := strings.TrimPrefix(v.Path(), "/")
 		ts = append(ts, safetensors.Tensor{Name: path, DType: name, Shape: append([]int{}, v.Shape().Dimensions...), Data: raw})
@@ -83,6 +78,20 @@ func storeTensors(store *model.Store) (ts []safetensors.Tensor, trainable []stri
 	}
 	sort.Strings(trainable)
 	return ts, trainable, nil
+}
+
+// variableBytes returns a copy of v's value as little-endian bytes. (A copy:
+// the tensor is donated to the next training step.)
+func variableBytes(v *model.Variable) ([]byte, error) {
+	value, err := v.Value()
+	if err != nil {
+		return nil, fmt.Errorf("reading variable %s: %w", v.Path(), err)
+	}
+	var raw []byte
+	if err := value.ConstBytes(func(b []byte) { raw = append([]byte(nil), b...) }); err != nil {
+		return nil, fmt.Errorf("reading variable %s: %w", v.Path(), err)
+	}
+	return raw, nil
 }
 
 // saveCheckpoint writes the store and state to dir/step-XXXXXXXX.safetensors

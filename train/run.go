@@ -86,6 +86,9 @@ func (r *Run) readDataInfo() (models.DataInfo, error) {
 // OpenRun opens an existing run folder.
 func OpenRun(dir string) (*Run, error) {
 	st, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("run folder %s does not exist", dir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening run: %w", err)
 	}

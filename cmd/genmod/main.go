@@ -63,7 +63,7 @@ samples/. Everything needed to resume or sample from it lives there.`,
 	}
 	root.PersistentPostRun = func(*cobra.Command, []string) { stopProfile() }
 	root.PersistentFlags().String("backend", "", "GoMLX backend config, e.g. go or xla:cpu (default $GOMLX_BACKEND, else go:parallelism=-1)")
-	root.AddCommand(newTrainCmd(), newSampleCmd(), newDistillCmd(), newReflowCmd(), newEvalCmd(), newScoreCmd(), newModelsCmd(), newDataCmd(), newVersionCmd(), newEncodeCmd(), newDecodeCmd())
+	root.AddCommand(newTrainCmd(), newSampleCmd(), newDistillCmd(), newReflowCmd(), newEvalCmd(), newScoreCmd(), newModelsCmd(), newDataCmd(), newVersionCmd(), newEncodeCmd(), newDecodeCmd(), newExportCmd())
 	return root
 }
 
