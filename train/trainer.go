@@ -35,6 +35,9 @@ type Options struct {
 	// step without writing anything more, as if the process were killed
 	// (used by the kill-and-resume test).
 	StopAfter int
+	// NoSamples skips the sample pictures (during training and final.png),
+	// for runs that only need their checkpoint, such as quick checks.
+	NoSamples bool
 }
 
 // ErrStopped is returned when Options.StopAfter ends training early.
@@ -220,7 +223,7 @@ func (s *Session) train(ctx context.Context, opts Options, batcher *data.Batcher
 				return err
 			}
 		}
-		if cfg.SampleEvery > 0 && s.Step%cfg.SampleEvery == 0 && s.Step != cfg.Steps {
+		if cfg.SampleEvery > 0 && s.Step%cfg.SampleEvery == 0 && s.Step != cfg.Steps && !opts.NoSamples {
 			if err := s.writeProgressSamples(fmt.Sprintf("step-%08d.png", s.Step)); err != nil {
 				prog.clear()
 				fmt.Fprintln(log, "warning: writing samples:", err)
@@ -230,8 +233,10 @@ func (s *Session) train(ctx context.Context, opts Options, batcher *data.Batcher
 	if err := s.writeLossPlot(); err != nil {
 		fmt.Fprintln(log, "warning: loss plot:", err)
 	}
-	if err := s.writeProgressSamples("final.png"); err != nil {
-		fmt.Fprintln(log, "warning: writing samples:", err)
+	if !opts.NoSamples {
+		if err := s.writeProgressSamples("final.png"); err != nil {
+			fmt.Fprintln(log, "warning: writing samples:", err)
+		}
 	}
 	fmt.Fprintf(log, "done: %s in %s\n", s.Run.Dir, time.Since(start).Round(time.Second))
 	return nil

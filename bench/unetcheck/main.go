@@ -79,7 +79,7 @@ func run(runDir, out string, steps, batch int, weights string) error {
 		cfg := train.DefaultConfig()
 		cfg.Model, cfg.Data, cfg.Out = "rf", "fashion-mnist-mini", runDir
 		cfg.Steps, cfg.Batch, cfg.Warmup, cfg.LR = steps, batch, 0, 5e-3
-		if _, err := train.Train(context.Background(), cfg, train.Options{Log: os.Stderr}); err != nil {
+		if _, err := train.Train(context.Background(), cfg, train.Options{Log: os.Stderr, NoSamples: true}); err != nil {
 			return err
 		}
 	}
