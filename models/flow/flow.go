@@ -15,8 +15,9 @@
 // MultiScale is the multi-scale image architecture (RealNVPImage,
 // GlowImage).
 //
-// Registered models: "nice", "maf", "planar", "radial" (vectors), "realnvp"
-// and "glow" (vectors or images, chosen by the data's shape). Each is a
+// Registered models: "maf", "planar", "radial" (vectors), "nice" (vectors,
+// or images flattened to vectors), "realnvp" and "glow" (vectors or
+// multi-scale on images, chosen by the data's shape). Each is a
 // models.Model, Sampler (with temperature), LogProber and Codec.
 package flow
 
@@ -34,7 +35,7 @@ const family = "normalizing flow"
 
 func init() {
 	for _, e := range []struct{ name, desc string }{
-		{"nice", "NICE: additive couplings with alternating halves + diagonal exp(s) scaling; vectors; exact log-likelihood"},
+		{"nice", "NICE: additive couplings with alternating halves + diagonal exp(s) scaling; vectors, or images flattened with even/odd pixel halves (MLP couplings)"},
 		{"realnvp", "RealNVP: affine couplings, s tanh-bounded; vectors: MLP conditioners, alternating halves; images: multi-scale with checkerboard/channel masks and conv nets"},
 		{"glow", "Glow: ActNorm (data-dependent init) + invertible 1x1 conv (LU) + affine coupling; images: multi-scale with K steps per level; vectors: the same steps with MLP couplings"},
 		{"maf", "MAF: MADE autoregressive affine layers with reversed orders; vectors; one-pass density, D-pass sampling"},
@@ -225,8 +226,10 @@ func newImage(c Config, o models.Options, info models.DataInfo) (*Model, error) 
 		def = DefaultRealNVPImage
 	case "glow":
 		def = DefaultGlowImage
-	case "nice", "maf", "planar", "radial":
-		return nil, fmt.Errorf("%s is a flow for vectors [D]; this data holds images of shape %v (use realnvp or glow)", c.Kind, info.Shape)
+	case "nice":
+		return newFlatImage(c, o, info)
+	case "maf", "planar", "radial":
+		return nil, fmt.Errorf("%s is a flow for vectors [D]; this data holds images of shape %v (use realnvp, glow or nice)", c.Kind, info.Shape)
 	default:
 		return nil, fmt.Errorf("unknown flow %q (valid: nice, realnvp, glow, maf, planar, radial)", c.Kind)
 	}
@@ -284,11 +287,16 @@ func newImage(c Config, o models.Options, info models.DataInfo) (*Model, error) 
 	return &Model{info: info, kind: c.Kind, arch: m}, nil
 }
 
-// Flow is the model's flow on vectors (the zero Flow for image models); its
-// variables live under "flow".
+// Flow is the model's flow on vectors, or on flattened images (NICE); the
+// zero Flow for multi-scale image models. Its variables live under "flow".
 func (m *Model) Flow() Flow {
-	f, _ := m.arch.(Flow)
-	return f
+	switch a := m.arch.(type) {
+	case Flow:
+		return a
+	case flatImage:
+		return a.Flow
+	}
+	return Flow{}
 }
 
 // MultiScale is the model's image architecture (zero for vector models).
@@ -353,3 +361,58 @@ var (
 	_ models.LogProber = (*Model)(nil)
 	_ models.Codec     = (*Model)(nil)
 )
+
+// DefaultNICEImage are NICE's sizes on images (Dinh et al. 2014, section
+// 5.1, use 4 couplings of 5x1000 ReLU layers on MNIST): 4 couplings of
+// three 1000-wide hidden layers, on the image flattened to a vector whose
+// halves are the even and the odd pixels (Interleave).
+var DefaultNICEImage = struct {
+	Couplings int
+	Hidden    []int
+}{4, []int{1000, 1000, 1000}}
+
+// newFlatImage is NICE on images: the image flattened to [H·W·C], its
+// even and odd pixels split by Interleave, then additive couplings with
+// alternating halves and the diagonal scaling, as in the NICE paper.
+func newFlatImage(c Config, o models.Options, info models.DataInfo) (*Model, error) {
+	if o.Net != "" && o.Net != "mlp" {
+		return nil, fmt.Errorf("net %q does not apply to nice (its couplings use MLPs, also on images)", o.Net)
+	}
+	if len(c.Widths) > 0 || c.Levels != 0 {
+		return nil, fmt.Errorf("channels and levels apply to the multi-scale image flows (realnvp, glow); nice flattens the image: set hidden and layers")
+	}
+	d := info.Dim()
+	if d%2 != 0 {
+		return nil, fmt.Errorf("nice on images splits even and odd pixels, so it needs an even number of values, got %v = %d", info.Shape, d)
+	}
+	if c.Layers == 0 {
+		c.Layers = DefaultNICEImage.Couplings
+	}
+	if len(c.Hidden) == 0 {
+		c.Hidden = DefaultNICEImage.Hidden
+	}
+	vec, err := newVector(c, o, models.DataInfo{Shape: []int{d}})
+	if err != nil {
+		return nil, err
+	}
+	f := vec.arch.(Flow)
+	// Flow lists layers noise→data: Interleave goes last, so that it is
+	// the first map applied to the data.
+	f.Layers = append(f.Layers, Interleave{})
+	return &Model{info: info, kind: c.Kind, arch: flatImage{Flow: f, shape: append([]int(nil), info.Shape...)}}, nil
+}
+
+// flatImage runs a vector Flow on images flattened to [B, H·W·C].
+type flatImage struct {
+	Flow
+	shape []int
+}
+
+func (f flatImage) encode(scope *model.Scope, x *Node, p pass) (*Node, *Node) {
+	return f.Flow.encode(scope, Reshape(x, x.Shape().Dimensions[0], -1), p)
+}
+
+func (f flatImage) decode(scope *model.Scope, z *Node, p pass) *Node {
+	x := f.Flow.decode(scope, z, p)
+	return Reshape(x, append([]int{x.Shape().Dimensions[0]}, f.shape...)...)
+}

@@ -441,3 +441,31 @@ func StdNormalLogProb(z *Node) *Node {
 	d := z.Shape().Size() / z.Shape().Dimensions[0]
 	return AddScalar(MulScalar(sumPerExample(Square(z)), -0.5), -0.5*float64(d)*math.Log(2*math.Pi))
 }
+
+// Interleave is the fixed permutation that makes NICE's partitions the
+// even and the odd coordinates (in the data→noise direction it moves
+// x_0, x_2, x_4, … to the first half and x_1, x_3, … to the second), so
+// that couplings on halves condition every other pixel of a flattened
+// image on its neighbours rather than its top half on its bottom half.
+// D must be even. A permutation: log-det 0.
+type Interleave struct{}
+
+// Forward puts the two halves back at the even and odd positions.
+func (Interleave) Forward(_ *model.Scope, z *Node) (*Node, *Node) {
+	b, d := z.Shape().Dimensions[0], z.Shape().Dimensions[1]
+	checkEven("Interleave", d)
+	return Reshape(Transpose(Reshape(z, b, 2, d/2), 1, 2), b, d), batchZeros(z)
+}
+
+// Inverse moves the even positions to the first half, the odd to the second.
+func (Interleave) Inverse(_ *model.Scope, x *Node) (*Node, *Node) {
+	b, d := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
+	checkEven("Interleave", d)
+	return Reshape(Transpose(Reshape(x, b, d/2, 2), 1, 2), b, d), batchZeros(x)
+}
+
+func checkEven(name string, d int) {
+	if d%2 != 0 {
+		panic(fmt.Sprintf("flow.%s: needs an even dimension, got %d", name, d))
+	}
+}

@@ -14,18 +14,24 @@ import (
 // Image flows train through the real loop on dequantized Fashion-MNIST
 // (tiny nets, 30 steps of 8 images): the loss falls, and the test images' bits/dim,
 // computed from LogProb in the run's [-1,1] space with eval.BitsPerDim, is
-// below 8 (the uniform density on [-1,1]^D) and matches the training loss's
-// scale (loss = nats/dim, so bits/dim ≈ loss/ln 2 + 7).
+// below 8 (the uniform density on [-1,1]^D; for NICE, which starts at
+// N(0, I) with no data-initialized layer, below the first loss) and matches
+// the training loss's scale (loss = nats/dim, so bits/dim ≈ loss/ln 2 + 7).
 func TestImageFlowsTrain(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains two models")
 	}
-	for _, kind := range []string{"glow", "realnvp"} {
+	for _, kind := range []string{"glow", "realnvp", "nice"} {
 		t.Run(kind, func(t *testing.T) {
 			cfg := train.DefaultConfig()
 			cfg.Model, cfg.Data, cfg.Out = kind, "fashion-mnist-mini", filepath.Join(t.TempDir(), "run")
 			cfg.Dequantize, cfg.Steps, cfg.Batch, cfg.Warmup, cfg.LogEvery = true, 30, 8, 5, 5
 			cfg.Channels = []int{8}
+			if kind == "nice" {
+				// No ActNorm: its scaling layer starts at the identity and
+				// needs a larger step to move in 30 steps.
+				cfg.Channels, cfg.Hidden, cfg.LR = nil, []int{16}, 1e-2
+			}
 			if _, err := train.Train(context.Background(), cfg, train.Options{Log: discard{}}); err != nil {
 				t.Fatal(err)
 			}
@@ -54,8 +60,14 @@ func TestImageFlowsTrain(t *testing.T) {
 			if !(last < first-0.05) {
 				t.Errorf("loss did not fall: %.4f -> %.4f", first, last)
 			}
-			if !(bpd < 7.9) || math.Abs(bpd-(last/math.Ln2+7)) > 0.5 {
-				t.Errorf("test bits/dim %.3f, want < 7.9 and near the training loss's %.3f", bpd, last/math.Ln2+7)
+			// NICE has no data-initialized layer: 30 steps do not bring
+			// it below the uniform density, only the others.
+			below := 7.9
+			if kind == "nice" {
+				below = first/math.Ln2 + 7
+			}
+			if !(bpd < below) || math.Abs(bpd-(last/math.Ln2+7)) > 0.5 {
+				t.Errorf("test bits/dim %.3f, want < %.3f and near the training loss's %.3f", bpd, below, last/math.Ln2+7)
 			}
 		})
 	}
