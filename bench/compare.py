@@ -23,13 +23,17 @@ PyTorch side: bench/torch_rf.py --config rf-unet --sampler S --sample-steps K --
 
 The DiT mirror is checked first: bench/ditcheck writes genmod's nn.DiT output
 for random weights, torch_rf.py --check loads them into its DiT and compares.
+The flow mirrors (bench/torch_flows.py) are checked the same way against
+bench/flowcheck: log|det| and log p of one batch, and glow's 1x1 conv matrices.
 
 The machine has 2 cores and may be shared: before every run the script waits
 (up to BENCH_QUIET_WAIT seconds) for the other processes to go quiet, and it
 reports how many cores the measured process used and how busy the rest of the
 machine was during each run.
 
-Environment: GENMOD (binary, default bin/genmod), BENCH_ROUNDS (2),
+Environment: GENMOD (binary, default bin/genmod), BENCH_CONFIGS (a comma-separated
+subset of the training configs below, plus "sampling" for the sampling rows;
+default: all), BENCH_ROUNDS (2),
 BENCH_SAMPLE_ROUNDS (1; 0 skips sampling), BENCH_QUICK=1 (a smoke test: 8
 steps, sampler steps 1-3 on 100 images, one round, and the next two default
 to 0), BENCH_QUIET_WAIT (60),
@@ -79,6 +83,12 @@ CONFIGS = [
      128, 65, 205),
     # Rectified flow with nn.DiT (DefaultDiTConfig(10), 0.99M parameters).
     ("dit", ["--model", "dit", "--data", "fashion-mnist-mini"], 64, 45, 125),
+    # Normalizing flows (bench/torch_flows.py), the README's commands: RealNVP
+    # on moons (6 affine couplings with 64,64 MLPs, 26,508 parameters) and Glow
+    # on images (2 levels of 4 steps, coupling convs 64 wide, 76,096
+    # parameters), loss -log p(x).
+    ("realnvp-mlp", ["--model", "realnvp", "--data", "moons"], 256, 305, 1005),
+    ("glow", ["--model", "glow", "--data", "fashion-mnist-mini", "--dequantize"], 32, 45, 205),
 ]
 # Extra bench/torch_rf.py arguments per config.
 TORCH_ARGS = {"rf-mlp-fm": ["--hidden", "1024,1024,1024"]}
@@ -95,6 +105,16 @@ if QUICK:
     REF_STEPS = {c: 8 for c, *_ in CONFIGS}
     SAMPLE_N = 100
     SAMPLES = [("euler", 1), ("euler", 3), ("heun", 1), ("ddim", 2)]
+# BENCH_CONFIGS=realnvp-mlp,glow runs only those rows (and "sampling" the sampling rows).
+SELECTED = [c for c in os.environ.get("BENCH_CONFIGS", "").split(",") if c]
+if SELECTED:
+    unknown = set(SELECTED) - {c for c, *_ in CONFIGS} - {"sampling"}
+    if unknown:
+        sys.exit(f"BENCH_CONFIGS: unknown {sorted(unknown)} (valid: {', '.join(dict.fromkeys(c for c, *_ in CONFIGS))}, sampling)")
+    CONFIGS = [e for e in CONFIGS if e[0] in SELECTED]
+    if "sampling" not in SELECTED:
+        SAMPLE_ROUNDS = 0
+FLOW_CHECKS = {"realnvp-mlp": "realnvp", "glow": "glow"}  # torch_rf.py config -> bench/flowcheck -model
 
 
 def passes(sampler, steps):
@@ -210,23 +230,24 @@ def go_sgemm():
         shutil.rmtree(os.path.dirname(exe), ignore_errors=True)
 
 
-def dit_check():
-    """genmod's nn.DiT and the PyTorch mirror on the same random weights and
-    inputs (bench/ditcheck, torch_rf.py --check): the torch_rf.py result, or
+def mirror_check(tool="ditcheck", config="dit", tool_args=()):
+    """genmod's network (bench/TOOL: nn.DiT, or bench/flowcheck: a flow's
+    log p) and the PyTorch mirror on the same random weights and inputs
+    (torch_rf.py --config CONFIG --check): the torch_rf.py result, or
     {"error": ...}."""
-    tmp = tempfile.mkdtemp(prefix="genmod-ditcheck-")
+    tmp = tempfile.mkdtemp(prefix=f"genmod-{tool}-")
     try:
-        exe = os.path.join(tmp, "ditcheck")
+        exe = os.path.join(tmp, tool)
         env = dict(os.environ, GOEXPERIMENT="simd")
-        p = subprocess.run(["go", "build", "-o", exe, "./bench/ditcheck"], cwd=ROOT, env=env, capture_output=True, text=True)
+        p = subprocess.run(["go", "build", "-o", exe, "./bench/" + tool], cwd=ROOT, env=env, capture_output=True, text=True)
         if p.returncode != 0:
-            return {"error": "go build ./bench/ditcheck failed: " + p.stderr[-500:]}
-        dump = os.path.join(tmp, "dit.json")
+            return {"error": f"go build ./bench/{tool} failed: " + p.stderr[-500:]}
+        dump = os.path.join(tmp, "out.json")
         with open(dump, "w") as f:
-            p = subprocess.run([exe], stdout=f, stderr=subprocess.PIPE, text=True)
+            p = subprocess.run([exe, *tool_args], stdout=f, stderr=subprocess.PIPE, text=True)
         if p.returncode != 0:
-            return {"error": "bench/ditcheck failed: " + p.stderr[-500:]}
-        p = subprocess.run(TORCH + ["--config", "dit", "--check", dump], capture_output=True, text=True)
+            return {"error": f"bench/{tool} failed: " + p.stderr[-500:]}
+        p = subprocess.run(TORCH + ["--config", config, "--check", dump], capture_output=True, text=True)
         lines = p.stdout.strip().splitlines()
         if not lines:
             return {"error": "torch_rf.py --check failed: " + p.stderr[-500:]}
@@ -303,9 +324,16 @@ def main():
     commit = sh("git", "rev-parse", "--short", "HEAD")
     dirty = " (+ uncommitted changes)" if sh("git", "status", "--porcelain", "--untracked-files=no") else ""
 
-    log("DiT mirror check (bench/ditcheck) ...")
-    check = dit_check()
-    log(f"  {check}")
+    check = None
+    if any(c == "dit" for c, *_ in CONFIGS):
+        log("DiT mirror check (bench/ditcheck) ...")
+        check = mirror_check()
+        log(f"  {check}")
+    flow_checks = {}
+    for cfg in dict.fromkeys(c for c, *_ in CONFIGS if c in FLOW_CHECKS):
+        log(f"{cfg} mirror check (bench/flowcheck) ...")
+        flow_checks[cfg] = mirror_check("flowcheck", cfg, ["-model", FLOW_CHECKS[cfg]])
+        log(f"  {flow_checks[cfg]}")
 
     log("SGEMM peaks ...")
     wait_quiet()
@@ -389,7 +417,8 @@ def main():
 
     o = []
     o.append(f"Run {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}, "
-             f"`make bench` (bench/run.sh), genmod commit {commit}{dirty}, {ROUNDS} alternating round{'s' if ROUNDS > 1 else ''}"
+             f"`make bench` (bench/run.sh{', BENCH_CONFIGS=' + ','.join(SELECTED) if SELECTED else ''}), genmod commit {commit}{dirty}, "
+             f"{ROUNDS} alternating round{'s' if ROUNDS > 1 else ''}"
              f"{' (BENCH_QUICK=1: smoke-test step counts, numbers not meaningful)' if QUICK else ''}.")
     o.append("")
     o.append(f"- CPU: {model}, {ncpu} cores visible, flags: {' '.join(simd)}"
@@ -401,13 +430,26 @@ def main():
     deb = sh("dpkg-query", "-W", "-f", "${Version}", "python3-torch")
     o.append(f"- PyTorch: torch {tinfo['torch']} (Debian python3-torch {deb}), "
              f"{tinfo['threads']} threads, BLAS: {os.environ.get('BENCH_PEER_BLAS', tinfo['blas'])}")
-    if "error" in check:
+    if check is None:
+        pass
+    elif "error" in check:
         o.append(f"- DiT mirror check FAILED to run: {check['error']}")
     else:
         o.append(f"- DiT mirror check (bench/ditcheck, `torch_rf.py --check`): genmod's nn.DiT and the PyTorch DiT "
                  f"on the same random weights ({check['params']:,} parameters) and inputs differ by at most "
                  f"{check['max_abs_diff']:.1e} (outputs up to {check['max_abs_out']:.1f}): "
                  + ("same function." if check["ok"] else "**MISMATCH: the PyTorch DiT is not genmod's.**"))
+    for cfg, c in flow_checks.items():
+        if "error" in c:
+            o.append(f"- {cfg} mirror check FAILED to run: {c['error']}")
+            continue
+        o.append(f"- {cfg} mirror check (bench/flowcheck, `torch_rf.py --config {cfg} --check`): genmod's flow and the "
+                 f"PyTorch mirror on the same random weights ({c['params']:,} parameters) and batch of {c['batch']} "
+                 f"differ by at most {c['max_abs_diff_logdet']:.1e} in log|det| (values up to {c['max_abs_logdet']:.1f}) "
+                 f"and {c['max_abs_diff_logprob']:.1e} in log p(x) (up to {c['max_abs_logprob']:.1f})"
+                 + (f", {c['max_abs_diff_w']:.1e} in the assembled 1x1 conv matrices W = P·L·(U + diag(sign·exp(log|s|)))"
+                    if "max_abs_diff_w" in c else "")
+                 + (": same function." if c["ok"] else ": **MISMATCH: the PyTorch flow is not genmod's.**"))
     o.append(f"- SGEMM peak, 1024x1024 float32, 2 threads, best of 2x30 (PyTorch) and 2x20 (genmod) products at the start and end of the run: PyTorch torch.mm {t_mm['gflops']:.1f} GFLOP/s, "
              f"genmod's GoMLX backend ({g_mm['backend']}) {g_mm['gflops']:.1f} GFLOP/s"
              + (f"; PyTorch on the stock reference BLAS {ref_mm['gflops']:.1f} GFLOP/s" if ref else ""))
@@ -430,7 +472,9 @@ def main():
                          for cfg, _, b, _, _ in CONFIGS)
              + ". The same count is used for both sides (genmod's Upsample computes the nearest-upsample + 3x3 conv "
                "as four 2x2 convs at low resolution, 4/9 of the nominal work of that layer). For the DiT the two "
-               "batched products of each attention (scores and weighted values) are counted too.")
+               "batched products of each attention (scores and weighted values) are counted too"
+             + ("; for glow the invertible 1x1 convs (B·H·W·C² per step) and the assembly of their C×C matrices"
+                if any(c == "glow" for c, *_ in CONFIGS) else "") + ".")
     if samples:
         def sbest(sampler, k, side):
             rs = [r for s_, k_, _, sd, r in samples if s_ == sampler and k_ == k and sd == side]

@@ -28,6 +28,10 @@ batch, under torch.no_grad().
     /usr/bin/python3 bench/torch_rf.py --config rf-unet --sampler heun --sample-steps 25 --n 500
                      # = genmod sample --sampler heun --steps 25 --n 500 of an rf U-Net run
     /usr/bin/python3 bench/torch_rf.py --config sgemm      # 1024^3 SGEMM, GFLOP/s
+    /usr/bin/python3 bench/torch_rf.py --config realnvp-mlp --batch 256  # = genmod train --model realnvp --data moons
+    /usr/bin/python3 bench/torch_rf.py --config glow --batch 32
+                     # = genmod train --model glow --data fashion-mnist-mini --dequantize
+                     # (the flows' networks and loss are in bench/torch_flows.py)
 
 The last line of output is one JSON object with the results.
 """
@@ -47,6 +51,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import torch_flows
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 EMBEDDED = os.path.join(HERE, "..", "data", "embedded")
 
@@ -64,11 +70,13 @@ def read_idx_gz(path):
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
-def fashion_mnist_mini():
-    """genmod's embedded Fashion-MNIST subset, pixels scaled to [-1, 1] (NCHW)."""
+def fashion_mnist_mini(raw=False):
+    """genmod's embedded Fashion-MNIST subset, pixels scaled to [-1, 1] (NCHW);
+    raw: the 8-bit values 0..255 (as float32), for dequantization per batch."""
     x = read_idx_gz(os.path.join(EMBEDDED, "train-images-idx3-ubyte.gz"))
     y = read_idx_gz(os.path.join(EMBEDDED, "train-labels-idx1-ubyte.gz"))
-    x = torch.from_numpy(x.astype(np.float32) / 255.0 * 2.0 - 1.0).unsqueeze(1)
+    x = x.astype(np.float32)
+    x = torch.from_numpy(x if raw else x / 255.0 * 2.0 - 1.0).unsqueeze(1)
     return x.contiguous(), torch.from_numpy(y.astype(np.int64)), 10
 
 
@@ -434,6 +442,12 @@ def build(args):
         x_all, y_all, num_classes = fashion_mnist_mini()
         x_all = x_all.reshape(x_all.shape[0], -1).contiguous()
         net = VelocityMLP(x_all.shape[1], num_classes, hidden=args.hidden)
+    elif args.config == "realnvp-mlp":  # `genmod train --model realnvp --data moons`
+        x_all, y_all, num_classes = moons()
+        net = torch_flows.RealNVP(x_all.shape[1])
+    elif args.config == "glow":  # `genmod train --model glow --data fashion-mnist-mini --dequantize`
+        x_all, y_all, num_classes = fashion_mnist_mini(raw=True)
+        net = torch_flows.Glow(x_all.shape[1:])
     elif args.config == "dit":  # `genmod train --model dit`
         x_all, y_all, num_classes = fashion_mnist_mini()
         net = DiT(x_all.shape[1], x_all.shape[2:], num_classes)
@@ -455,6 +469,8 @@ def train(args):
 
     xb, yb = batcher.next()
     batcher = Batcher(x_all, y_all, args.batch)  # rewind, as genmod does after building the model
+    if hasattr(net, "prepare"):  # glow: dequantize; its first pass initializes the ActNorms from this batch
+        xb = net.prepare(xb)
     fwd_macs = count_forward_macs(net, (xb, torch.rand(args.batch), yb))
 
     foreach = {"auto": None, "on": True, "off": False}[args.foreach]
@@ -474,14 +490,17 @@ def train(args):
     for step in range(1, args.steps + 1):
         x, y = batcher.next()
         b = x.shape[0]
-        # Rectified flow (models/rf): x_t = (1-t)x + tz, v = z - x.
-        z = torch.randn_like(x)
-        t = torch.rand(b)
-        tb = t.view(b, *([1] * (x.dim() - 1)))
-        xt = (1 - tb) * x + tb * z
-        v = z - x
-        y = torch.where(torch.rand(b) < 0.1, torch.full_like(y, null), y)
-        loss = ((net(xt, t, y) - v) ** 2).mean()
+        if args.config in torch_flows.CONFIGS:  # normalizing flows: -log p(x) (per dimension for images)
+            loss = net.loss(x)
+        else:
+            # Rectified flow (models/rf): x_t = (1-t)x + tz, v = z - x.
+            z = torch.randn_like(x)
+            t = torch.rand(b)
+            tb = t.view(b, *([1] * (x.dim() - 1)))
+            xt = (1 - tb) * x + tb * z
+            v = z - x
+            y = torch.where(torch.rand(b) < 0.1, torch.full_like(y, null), y)
+            loss = ((net(xt, t, y) - v) ** 2).mean()
 
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -646,13 +665,14 @@ def check_dit(path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", required=True, choices=["rf-mlp", "rf-mlp-fm", "rf-unet", "dit", "sgemm"])
+    ap.add_argument("--config", required=True, choices=["rf-mlp", "rf-mlp-fm", "rf-unet", "dit", *torch_flows.CONFIGS, "sgemm"])
     ap.add_argument("--sampler", choices=["euler", "heun", "ddim"],
                     help="time sampling instead of training: genmod sample --sampler S (rf-unet or dit)")
     ap.add_argument("--sample-steps", type=int, default=50, help="sampler steps K (genmod sample --steps)")
     ap.add_argument("--n", type=int, default=500, help="samples to draw (genmod sample --n)")
-    ap.add_argument("--check", metavar="FILE", help="dit: compare with genmod's nn.DiT output written by bench/ditcheck")
-    ap.add_argument("--batch", type=int, default=0, help="default: 256 (rf-mlp), 64 (the others)")
+    ap.add_argument("--check", metavar="FILE", help="dit: compare with genmod's nn.DiT output written by bench/ditcheck; "
+                    "realnvp-mlp, glow: with genmod's log p written by bench/flowcheck")
+    ap.add_argument("--batch", type=int, default=0, help="default: 256 (rf-mlp, realnvp-mlp), 64 (the others)")
     ap.add_argument("--steps", type=int, default=45, help="total steps, warm-up included")
     ap.add_argument("--warmup", type=int, default=5, help="steps before the clock starts")
     ap.add_argument("--threads", type=int, default=2)
@@ -668,8 +688,14 @@ def main():
         print(json.dumps({"config": "sgemm", "n": 1024, "gflops": g, "threads": torch.get_num_threads(), "blas": blas_library()}))
         return
     if args.check:
+        if args.config in torch_flows.CONFIGS:
+            r = torch_flows.check(args.config, args.check)
+            print(json.dumps(r))
+            if not r["ok"]:
+                sys.exit(f"PyTorch {args.config} differs from genmod's: {r}")
+            return
         if args.config != "dit":
-            sys.exit("--check applies to --config dit")
+            sys.exit("--check applies to --config dit, realnvp-mlp or glow")
         r = check_dit(args.check)
         print(json.dumps(r))
         if not r["ok"]:
@@ -681,7 +707,7 @@ def main():
         print(json.dumps(sample(args)))
         return
     if args.batch == 0:
-        args.batch = 256 if args.config == "rf-mlp" else 64
+        args.batch = 256 if args.config in ("rf-mlp", "realnvp-mlp") else 64
     if not 0 < args.warmup < args.steps:
         sys.exit("need 0 < --warmup < --steps")
     print(json.dumps(train(args)))
