@@ -88,7 +88,7 @@ CONFIGS = [
     # on images (2 levels of 4 steps, coupling convs 64 wide, 76,096
     # parameters), loss -log p(x).
     ("realnvp-mlp", ["--model", "realnvp", "--data", "moons"], 256, 305, 1005),
-    ("glow", ["--model", "glow", "--data", "fashion-mnist-mini", "--dequantize"], 32, 45, 205),
+    ("glow", ["--model", "glow", "--data", "fashion-mnist-mini", "--dequantize"], 32, 45, 125),
 ]
 # Extra bench/torch_rf.py arguments per config.
 TORCH_ARGS = {"rf-mlp-fm": ["--hidden", "1024,1024,1024"]}
