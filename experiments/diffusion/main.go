@@ -32,7 +32,7 @@ var (
 	outDir  = flag.String("out", "docs/experiments", "folder for pictures and results.json")
 	workDir = flag.String("work", filepath.Join(os.TempDir(), "genmod-experiments"), "folder for the training runs (reused when present)")
 	quick   = flag.Bool("quick", false, "tiny budgets: check that everything runs")
-	only    = flag.String("only", "", "run one experiment: ddim, cfg, tsampling, reflow, distill")
+	only    = flag.String("only", "", "run one experiment: ddim, cfg, tsampling, reflow, distill, ddim-images, cfg-images")
 )
 
 // Row is one measured line of a results table.
@@ -55,6 +55,7 @@ func main() {
 		run  func() error
 	}{
 		{"ddim", ddimVsDDPM}, {"tsampling", tSampling}, {"reflow", reflow}, {"distill", distill}, {"cfg", cfgSweep},
+		{"ddim-images", ddimImages}, {"cfg-images", cfgImages},
 	}
 	for _, e := range exps {
 		if *only != "" && *only != e.name {
@@ -467,4 +468,131 @@ func byClass(x []float32, labels []int32, k int) []viz.Series {
 		series[l].XY = append(series[l].XY, x[2*i], x[2*i+1])
 	}
 	return series
+}
+
+// fashionDDPM is the image model of experiments 1 and 2: a class-conditional
+// DDPM (ε-prediction, T = 1000, linear β) with the default U-Net on the full
+// Fashion-MNIST train split, label dropout 0.1 for guidance.
+func fashionDDPM() (string, error) {
+	c := train.DefaultConfig()
+	c.Model, c.Data, c.Batch, c.LR, c.LabelDropout = "ddpm", "fashion-mnist", 32, 2e-3, 0.1
+	c.Steps, c.SampleEvery = steps(3000), 1000
+	return trainRun("fm-ddpm", c)
+}
+
+// imageEval scores n samples drawn with so against a seeded random subset
+// of the Fashion-MNIST test split with genmod's feature classifier: Fréchet
+// distance (with its floor at the same n), KID and class accuracy.
+func imageEval(run string, n int, so train.SampleOptions) (map[string]float64, error) {
+	s, err := train.Open(run, "")
+	if err != nil {
+		return nil, err
+	}
+	rep, err := eval.Evaluate(s, eval.Options{Metrics: []string{"fd", "kid", "acc"}, N: n, Sample: so, Seed: 1})
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]float64{"sample_seconds": rep.SampleSeconds, "n": float64(n)}
+	for _, r := range rep.Results {
+		m[r.Metric] = r.Value
+		var floor float64
+		if _, err := fmt.Sscanf(r.Note, "floor (train vs test, same n) %g", &floor); err == nil {
+			m["fd_floor"] = floor
+		}
+	}
+	fmt.Printf("   %-28s  fd %.4g (floor %.4g)  kid %.4g  acc %.4g  %.0f s\n", samplerLabel(so), m["fd"], m["fd_floor"], m["kid"], m["acc"], m["sample_seconds"])
+	return m, nil
+}
+
+func samplerLabel(so train.SampleOptions) string {
+	l := fmt.Sprintf("%s %d", so.Sampler, so.Steps)
+	if so.Sampler == "ddim" {
+		l = fmt.Sprintf("ddim η=%g, %d steps", so.Eta, so.Steps)
+	}
+	if so.Guidance != 0 {
+		l += fmt.Sprintf(", w = %g", so.Guidance)
+	}
+	return l
+}
+
+// classRows draws one sample per class (same noise seed in every row) for
+// each sampler setting and writes them as a grid, one row per setting.
+func classRows(run, name, title string, settings []train.SampleOptions, labels []string) error {
+	s, err := train.Open(run, "")
+	if err != nil {
+		return err
+	}
+	var all []float32
+	for _, so := range settings {
+		so.N, so.Class, so.Seed = 10, -1, 11
+		so.Labels = []int32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+		sm, err := s.Sample(so)
+		if err != nil {
+			return err
+		}
+		all = append(all, sm.X...)
+	}
+	return viz.ImageGrid(filepath.Join(*outDir, name), all, len(settings)*10, 28, 28, 1,
+		viz.GridOptions{Cols: 10, RowLabels: labels, Title: title})
+}
+
+// Experiment 1 on images: DDIM at 10–100 steps against 1000 ancestral
+// steps of the same Fashion-MNIST DDPM, by Fréchet distance. 1000 network
+// passes per sample make DDPM the expensive row, hence n = 250 (FD is
+// biased upward at small n: compare rows with each other and the floor).
+func ddimImages() error {
+	run, err := fashionDDPM()
+	if err != nil {
+		return err
+	}
+	n := 250
+	if *quick {
+		n = 50
+	}
+	settings := []train.SampleOptions{
+		{Sampler: "ddpm", Steps: 1000},
+		{Sampler: "ddim", Steps: 10},
+		{Sampler: "ddim", Steps: 20},
+		{Sampler: "ddim", Steps: 50},
+		{Sampler: "ddim", Steps: 100},
+		{Sampler: "ddpm", Steps: 100},
+	}
+	var labels []string
+	for _, so := range settings {
+		so.Seed = 7
+		m, err := imageEval(run, n, so)
+		if err != nil {
+			return err
+		}
+		record("ddim-images", run, samplerLabel(so), m)
+		labels = append(labels, samplerLabel(so))
+	}
+	return classRows(run, "ddim-vs-ddpm-fashion.png", "Fashion-MNIST DDPM: one sample per class (same noise) per sampler", settings, labels)
+}
+
+// Experiment 2 on images: the guidance weight against Fréchet distance and
+// the feature classifier's accuracy on the requested classes (DDIM 20
+// steps, guided ε = (1+w)·ε_y − w·ε_∅).
+func cfgImages() error {
+	run, err := fashionDDPM()
+	if err != nil {
+		return err
+	}
+	n := 500
+	if *quick {
+		n = 50
+	}
+	var settings []train.SampleOptions
+	var labels []string
+	for _, w := range []float64{0, 0.5, 1, 2, 4} {
+		so := train.SampleOptions{Sampler: "ddim", Steps: 20, Guidance: w, Seed: 7}
+		m, err := imageEval(run, n, so)
+		if err != nil {
+			return err
+		}
+		record("cfg-images", run, fmt.Sprintf("w = %g", w), m)
+		settings = append(settings, so)
+		labels = append(labels, fmt.Sprintf("w = %g", w))
+	}
+	return classRows(run, "cfg-fashion.png", "classifier-free guidance, Fashion-MNIST DDPM, DDIM 20 steps: one sample per class (same noise) per w", settings, labels)
 }
