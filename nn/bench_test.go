@@ -67,3 +67,43 @@ func BenchmarkMatMulConvSized(b *testing.B) {
 	}
 	b.ReportMetric(2*54665*576*64*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
 }
+
+// BenchmarkMatMulUNetShapes times the products that dominate the U-Net
+// training step at batch 64 (channel-major flat-shift convs): the forward
+// and dx products K·P (few rows, ~55k columns) and the kernel gradients
+// V·Pᵀ (a deep contraction over the positions, both operands contracting
+// their last axis). On the Go backend (v0.28.2, AVX2) they ran at 9-24
+// GFLOP/s on a busy 2-core machine, below its 1024x1024 SGEMM speed; a
+// faster kernel has to win on these (see BENCHMARKS.md, "The convolution
+// gap: attempts"). Names give the product's m, k, n.
+func BenchmarkMatMulUNetShapes(b *testing.B) {
+	for _, s := range []struct {
+		name    string
+		m, n, k int
+		transB  bool
+	}{
+		{"KP_m16_k144_n54665", 16, 54665, 144, false},
+		{"KP_m64_k576_n4160", 64, 4160, 576, false},
+		{"VPt_m16_k54665_n144", 16, 144, 54665, true},
+		{"VPt_m64_k4160_n576", 64, 576, 4160, true},
+	} {
+		b.Run(s.name, func(b *testing.B) {
+			lhs, rhs := randF32(s.m, s.k), randF32(s.k, s.n)
+			if s.transB {
+				rhs = randF32(s.n, s.k)
+			}
+			e := MustNewExec(nntest.Backend(), func(l, r *Node) *Node {
+				if s.transB {
+					return DotGeneral(l, []int{1}, nil, r, []int{1}, nil)
+				}
+				return MatMul(l, r)
+			})
+			e.MustExec(lhs, rhs)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				e.MustExec(lhs, rhs)
+			}
+			b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+		})
+	}
+}
