@@ -23,6 +23,8 @@ PyTorch side: bench/torch_rf.py --config rf-unet --sampler S --sample-steps K --
 
 The DiT mirror is checked first: bench/ditcheck writes genmod's nn.DiT output
 for random weights, torch_rf.py --check loads them into its DiT and compares.
+The U-Net is checked through `genmod export`: bench/unetcheck exports a run to
+safetensors, bench/torch_unet_check.py loads it into the mirror and compares.
 The flow mirrors (bench/torch_flows.py) are checked the same way against
 bench/flowcheck: log|det| and log p of one batch, and glow's 1x1 conv matrices.
 
@@ -256,6 +258,26 @@ def mirror_check(tool="ditcheck", config="dit", tool_args=()):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def unet_check():
+    """The U-Net through `genmod export`: bench/unetcheck trains a 3-step rf
+    run, exports it to safetensors and writes one forward pass;
+    torch_unet_check.py loads the file into torch_rf.py's U-Net and compares
+    (1e-5 relative). The result, or {"error": ...}."""
+    tmp = tempfile.mkdtemp(prefix="genmod-unetcheck-")
+    try:
+        env = dict(os.environ, GOEXPERIMENT="simd")
+        p = subprocess.run(["go", "run", "./bench/unetcheck", "--out", tmp], cwd=ROOT, env=env, capture_output=True, text=True)
+        if p.returncode != 0:
+            return {"error": "bench/unetcheck failed: " + p.stderr[-500:]}
+        p = subprocess.run([sys.executable, os.path.join(HERE, "torch_unet_check.py"), tmp], capture_output=True, text=True)
+        lines = p.stdout.strip().splitlines()
+        if not lines:
+            return {"error": "torch_unet_check.py failed: " + p.stderr[-500:]}
+        return json.loads(lines[-1])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def sample_run(tmp):
     """Trains the rf U-Net for one step (a checkpoint at step 1, no preview
     samples) in tmp/run; sampling speed does not depend on the weights."""
@@ -329,6 +351,11 @@ def main():
         log("DiT mirror check (bench/ditcheck) ...")
         check = mirror_check()
         log(f"  {check}")
+    ucheck = None
+    if any(c == "rf-unet" for c, *_ in CONFIGS):
+        log("U-Net export check (bench/unetcheck, genmod export) ...")
+        ucheck = unet_check()
+        log(f"  {ucheck}")
     flow_checks = {}
     for cfg in dict.fromkeys(c for c, *_ in CONFIGS if c in FLOW_CHECKS):
         log(f"{cfg} mirror check (bench/flowcheck) ...")
@@ -439,6 +466,13 @@ def main():
                  f"on the same random weights ({check['params']:,} parameters) and inputs differ by at most "
                  f"{check['max_abs_diff']:.1e} (outputs up to {check['max_abs_out']:.1f}): "
                  + ("same function." if check["ok"] else "**MISMATCH: the PyTorch DiT is not genmod's.**"))
+    if ucheck is not None and "error" in ucheck:
+        o.append(f"- U-Net export check FAILED to run: {ucheck['error']}")
+    elif ucheck is not None:
+        o.append(f"- U-Net export check (bench/unetcheck → `genmod export` safetensors → bench/torch_unet_check.py): "
+                 f"the PyTorch U-Net loaded from genmod's export ({ucheck['params']:,} parameters, {ucheck['tensors']} tensors) "
+                 f"differs from genmod's forward pass by {ucheck['max_rel_diff']:.2g} relative (tolerance {ucheck['tol']:g}): "
+                 + ("same function." if ucheck["ok"] else "**MISMATCH.**"))
     for cfg, c in flow_checks.items():
         if "error" in c:
             o.append(f"- {cfg} mirror check FAILED to run: {c['error']}")
