@@ -47,7 +47,11 @@ var (
 	dataList  = flag.String("data", "", "comma-separated datasets (default: all of the part)")
 	mnistDir  = flag.String("mnist-dir", "", "folder holding the MNIST IDX files (data-dir of the mnist runs)")
 	wall      = flag.Duration("wall", 510*time.Second, "image runs: wall budget of the training loop")
+	noTrain   = flag.Bool("no-train", false, "only measure the runs already in -work; skip the others")
 )
+
+// errSkipped is trainRun's answer under -no-train for a run not there.
+var errSkipped = errors.New("not trained (-no-train)")
 
 // Row is one measured cell: a model on a dataset.
 type Row struct {
@@ -196,6 +200,9 @@ func trainRun(name string, cfg train.Config, budget time.Duration) (string, erro
 	if runDone(cfg.Out, budget > 0) {
 		fmt.Printf("   reusing %s\n", cfg.Out)
 		return cfg.Out, nil
+	}
+	if *noTrain {
+		return "", errSkipped
 	}
 	if err := os.RemoveAll(cfg.Out); err != nil {
 		return "", err
@@ -423,10 +430,14 @@ func images() error {
 	for _, data := range pick(*dataList, datasetsImages) {
 		for _, name := range pick(*modelList, modelsImages) {
 			run, err := trainRun(fmt.Sprintf("img-%s-%s", name, data), imageConfig(name, data), budget)
+			if errors.Is(err, errSkipped) {
+				fmt.Printf("   %s on %s: no run, skipped\n", name, data)
+				continue
+			}
 			if err != nil {
 				return fmt.Errorf("%s on %s: %w", name, data, err)
 			}
-			sec, step, ms, err := trainWall(run)
+			sec, _, ms, err := trainWall(run)
 			if err != nil {
 				return err
 			}
@@ -434,6 +445,7 @@ func images() error {
 			if err != nil {
 				return err
 			}
+			step := s.Step // the checkpoint's: metrics are logged every 10 steps
 			n := 1000
 			if *quick {
 				n = 100
