@@ -33,11 +33,12 @@ type Plan struct {
 	Eta      float64
 	Variance solver.Variance
 	Tol      solver.Tolerances
+	Clip     models.Range // x̂ bounds of the ddpm and ddim samplers (empty: none)
 }
 
 // NewPlan checks a request against the model before any work starts.
 func (m *Model) NewPlan(req models.SampleRequest) (Plan, error) {
-	p := Plan{Sampler: req.Sampler, Steps: req.Steps, Eta: req.Eta, Tol: solver.DefaultTolerances}
+	p := Plan{Sampler: req.Sampler, Steps: req.Steps, Eta: req.Eta, Tol: solver.DefaultTolerances, Clip: req.Clip}
 	if p.Sampler == "" {
 		p.Sampler = m.defaultSampler
 	}
@@ -124,6 +125,9 @@ func (p Plan) Run(path Path, d solver.Denoiser, x []float32, seed int64, progres
 		x[i] *= float32(b1)
 	}
 	tmin := path.TMin()
+	if p.Clip.Hi > p.Clip.Lo && (p.Sampler == "ddim" || p.Sampler == "ddpm") {
+		d = solver.ClipDenoiser(path, d, p.Clip.Lo, p.Clip.Hi)
+	}
 	switch p.Sampler {
 	case "ddim":
 		return solver.DDIM(path, d, x, EvalTimes(path, p.Steps), p.Eta, seed, progress)

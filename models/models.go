@@ -65,6 +65,9 @@ type SampleRequest struct {
 	Eta float64
 	// Variance of ancestral (DDPM) steps: "posterior" (β̃, default) or "beta".
 	Variance string
+	// Clip, when Hi > Lo, is the range of the data: the samplers that step
+	// through a prediction of the clean data (ddpm, ddim) keep it inside.
+	Clip Range
 	// RTol and ATol are the adaptive ODE solver's tolerances (0 = default).
 	RTol, ATol float64
 	Seed       int64
@@ -101,6 +104,9 @@ type Options struct {
 	Levels int `json:"levels"`
 	Layers int `json:"layers"`
 }
+
+// Range is a closed interval [Lo, Hi]; the zero Range is empty (no bound).
+type Range struct{ Lo, Hi float32 }
 
 // Entry is one registered model.
 type Entry struct {

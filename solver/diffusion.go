@@ -19,6 +19,32 @@ type Schedule interface {
 // only this, so each works with every model of the diffusion package.
 type Denoiser func(x []float32, t float64, xhat, zhat []float32) error
 
+// ClipDenoiser keeps the data prediction x̂ inside [lo, hi], the range of
+// the data, as the reference DDPM and DDIM samplers do for images
+// (clip_denoised): early in sampling an ε-network's x̂ = (x − b·ε̂)/a is
+// divided by a tiny a, and unclipped it saturates whole images. ẑ is then
+// recomputed as (x − a·x̂)/b so that x_t = a·x̂ + b·ẑ still holds (where
+// b = 0, ẑ is kept).
+func ClipDenoiser(s Schedule, d Denoiser, lo, hi float32) Denoiser {
+	return func(x []float32, t float64, xhat, zhat []float32) error {
+		if err := d(x, t, xhat, zhat); err != nil {
+			return err
+		}
+		a, b, _, _ := s.Coefs(t)
+		for i, v := range xhat {
+			c := min(max(v, lo), hi)
+			if c == v {
+				continue
+			}
+			xhat[i] = c
+			if b > 0 {
+				zhat[i] = float32((float64(x[i]) - a*float64(c)) / b)
+			}
+		}
+		return nil
+	}
+}
+
 // ProbabilityFlow is the deterministic ODE whose marginals equal those of
 // the diffusion (Song et al. 2021): dx/dt = f − ½g²∇log p_t, which for a
 // Gaussian path reduces to the expected velocity of x_t = a·x + b·z,

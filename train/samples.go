@@ -19,6 +19,7 @@ type SampleOptions struct {
 	Sampler     string  // "" = model default
 	Eta         float64 // DDIM η
 	Variance    string  // ancestral-step variance: "posterior" or "beta"
+	NoClip      bool    // images: let the ddpm/ddim samplers' x̂ leave the pixel range
 	Temperature float64 // flows: scale of the base noise (0 = 1)
 	RTol        float64 // adaptive ODE tolerances (0 = default)
 	ATol        float64
@@ -84,9 +85,13 @@ func (s *Session) Sample(o SampleOptions) (*Samples, error) {
 			}
 		}
 	}
+	var clip models.Range
+	if s.Info.IsImage() && !o.NoClip {
+		clip = s.pixelRange()
+	}
 	before := s.Store.NumVariables()
 	x, err := sampler.Sample(s.Runtime(!o.NoEMA), models.SampleRequest{
-		N: o.N, Steps: o.Steps, Sampler: o.Sampler, Eta: o.Eta, Variance: o.Variance, RTol: o.RTol, ATol: o.ATol, Temperature: o.Temperature, Labels: labels, Guidance: o.Guidance, Seed: o.Seed, Progress: o.Progress})
+		N: o.N, Steps: o.Steps, Sampler: o.Sampler, Eta: o.Eta, Variance: o.Variance, Clip: clip, RTol: o.RTol, ATol: o.ATol, Temperature: o.Temperature, Labels: labels, Guidance: o.Guidance, Seed: o.Seed, Progress: o.Progress})
 	if err != nil {
 		return nil, err
 	}
@@ -261,4 +266,13 @@ func (s *Session) WriteDensity(path string, res int) error {
 		Title:   fmt.Sprintf("%s on %s: exact density, step %d", s.Run.Config.Model, s.Run.Config.Data, s.Step),
 		Overlay: overlay,
 	})
+}
+
+// pixelRange is the range of images as the model sees them: [-1, 1] with
+// the symmetric transform, else [0, 1] (dequantized pixels stay below 1).
+func (s *Session) pixelRange() models.Range {
+	if s.Transform.Symmetric {
+		return models.Range{Lo: -1, Hi: 1}
+	}
+	return models.Range{Lo: 0, Hi: 1}
 }

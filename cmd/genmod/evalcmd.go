@@ -95,6 +95,7 @@ the probability-flow ODE), vlb (DDPM's variational bound).`,
 	f.StringVar(&o.Sample.Sampler, "sampler", "", "sampler, as for genmod sample (default: the model's)")
 	f.Float64Var(&o.Sample.Eta, "eta", 0, "DDIM η in [0, 1]")
 	f.StringVar(&o.Sample.Variance, "variance", "", "ddpm sampler variance: posterior or beta")
+	f.BoolVar(&o.Sample.NoClip, "no-clip", false, "images: do not clip the ddpm/ddim samplers' clean-image prediction to the pixel range")
 	f.Float64Var(&o.Sample.Guidance, "cfg", 0, "classifier-free guidance weight w")
 	f.Float64Var(&o.Sample.RTol, "rtol", 0, "adaptive ode sampler tolerance")
 	f.Float64Var(&o.Sample.ATol, "atol", 0, "adaptive ode sampler tolerance")

@@ -78,6 +78,7 @@ func newSampleCmd() *cobra.Command {
 	_ = f.MarkHidden("solver")
 	f.Float64Var(&o.Eta, "eta", 0, "DDIM η in [0, 1]: 0 deterministic, 1 = ancestral")
 	f.StringVar(&o.Variance, "variance", "", "ddpm sampler step variance: posterior (β̃, default) or beta")
+	f.BoolVar(&o.NoClip, "no-clip", false, "images: let the ddpm/ddim samplers' clean-image prediction leave the pixel range (clipped by default, as in DDPM/DDIM)")
 	f.Float64Var(&o.Temperature, "temperature", 0, "normalizing flows: draw z ~ N(0, T²I) (default 1)")
 	f.Float64Var(&o.RTol, "rtol", 0, "relative tolerance of the adaptive ode sampler (default 1e-5)")
 	f.Float64Var(&o.ATol, "atol", 0, "absolute tolerance of the adaptive ode sampler (default 1e-5)")
