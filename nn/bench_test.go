@@ -9,6 +9,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 
+	"genmod/internal/engine"
 	"genmod/nn/nntest"
 )
 
@@ -44,12 +45,29 @@ func benchConvBlock(b *testing.B, batch, hw, c int, cm bool) {
 	}
 }
 
-// BenchmarkConvBlock is DESIGN.md's convolution benchmark (plus 28x28x32).
+// BenchmarkConvBlock is DESIGN.md's convolution benchmark (plus 28x28x32),
+// with genmod's float32 matmul kernel and the engine's, alternating.
 func BenchmarkConvBlock(b *testing.B) {
 	for _, s := range [][2]int{{28, 64}, {14, 128}, {28, 32}} {
 		for _, cm := range []bool{false, true} {
-			b.Run(fmt.Sprintf("%dx%d_cm=%v", s[0], s[1], cm), func(b *testing.B) { benchConvBlock(b, 64, s[0], s[1], cm) })
+			runKernels(b, fmt.Sprintf("%dx%d_cm=%v", s[0], s[1], cm), func(b *testing.B) { benchConvBlock(b, 64, s[0], s[1], cm) })
 		}
+	}
+}
+
+// runKernels runs bench as two sub-benchmarks, NAME/kernel=genmod and
+// NAME/kernel=engine, one after the other: with -count N the two alternate
+// in one process (see internal/engine, SetGenmodMatMul).
+func runKernels(b *testing.B, name string, bench func(b *testing.B)) {
+	nntest.Backend() // installs genmod's kernel where it can
+	for _, kernel := range []string{"genmod", "engine"} {
+		b.Run(name+"/kernel="+kernel, func(b *testing.B) {
+			defer engine.SetGenmodMatMul(true)
+			if engine.SetGenmodMatMul(kernel == "genmod") != (kernel == "genmod") {
+				b.Skipf("genmod's kernel is not in use: %s", engine.MatMulKernel())
+			}
+			bench(b)
+		})
 	}
 }
 
@@ -87,7 +105,7 @@ func BenchmarkMatMulUNetShapes(b *testing.B) {
 		{"VPt_m16_k54665_n144", 16, 144, 54665, true},
 		{"VPt_m64_k4160_n576", 64, 576, 4160, true},
 	} {
-		b.Run(s.name, func(b *testing.B) {
+		runKernels(b, s.name, func(b *testing.B) {
 			lhs, rhs := randF32(s.m, s.k), randF32(s.k, s.n)
 			if s.transB {
 				rhs = randF32(s.n, s.k)

@@ -148,7 +148,7 @@ func writePreview(path, name string, s *data.Set) error {
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:     "version",
-		Short:   "Print genmod's version, the GoMLX version, the backend and whether SIMD matmul is on",
+		Short:   "Print genmod's version, the GoMLX version, the backend, whether SIMD matmul is on and which float32 matmul kernel runs",
 		Example: "  genmod version",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -160,6 +160,9 @@ func newVersionCmd() *cobra.Command {
 				return err
 			}
 			fmt.Printf("backend: %s (%s)\n", cfg, b.Description())
+			if name, _, _ := strings.Cut(cfg, ":"); name == "go" {
+				fmt.Printf("float32 matmul: %s\n", engine.MatMulKernel())
+			}
 			if engine.SIMD() {
 				fmt.Println("SIMD matmul: on (built with GOEXPERIMENT=simd)")
 			} else {

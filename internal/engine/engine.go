@@ -48,6 +48,9 @@ func NewBackend(config string) (b compute.Backend, err error) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
+	if name == "go" {
+		installGemm() // genmod's float32 matmul kernel (matmul.go), once
+	}
 	if b, ok := cache[config]; ok {
 		return b, nil
 	}

@@ -29,6 +29,8 @@ import (
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+
+	"genmod/internal/engine"
 )
 
 var (
@@ -41,7 +43,9 @@ var (
 func Backend() compute.Backend {
 	backendOnce.Do(func() {
 		var err error
-		backend, err = compute.NewWithConfig("go:parallelism=-1")
+		// Through genmod's engine set-up, so that tests compute with the
+		// same kernels as genmod (internal/engine's float32 matmul).
+		backend, err = engine.NewBackend("go:parallelism=-1")
 		if err != nil {
 			panic(fmt.Sprintf("nntest: cannot create the Go backend: %v", err))
 		}
