@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"flag"
 	"fmt"
 	"testing"
 
@@ -55,19 +56,24 @@ func BenchmarkConvBlock(b *testing.B) {
 	}
 }
 
-// runKernels runs bench as two sub-benchmarks, NAME/kernel=genmod and
-// NAME/kernel=engine, one after the other: with -count N the two alternate
-// in one process (see internal/engine, SetGenmodMatMul).
+var kernelRounds = flag.Int("kernel-rounds", 1, "rounds of the alternating genmod/engine matmul kernel sub-benchmarks")
+
+// runKernels runs bench as sub-benchmarks NAME/kernel=genmod and
+// NAME/kernel=engine, alternating, -kernel-rounds times (repeats are named
+// #01, #02, ...), in one process: on a busy machine the two see the same
+// load (see internal/engine, SetGenmodMatMul).
 func runKernels(b *testing.B, name string, bench func(b *testing.B)) {
 	nntest.Backend() // installs genmod's kernel where it can
-	for _, kernel := range []string{"genmod", "engine"} {
-		b.Run(name+"/kernel="+kernel, func(b *testing.B) {
-			defer engine.SetGenmodMatMul(true)
-			if engine.SetGenmodMatMul(kernel == "genmod") != (kernel == "genmod") {
-				b.Skipf("genmod's kernel is not in use: %s", engine.MatMulKernel())
-			}
-			bench(b)
-		})
+	for range *kernelRounds {
+		for _, kernel := range []string{"genmod", "engine"} {
+			b.Run(name+"/kernel="+kernel, func(b *testing.B) {
+				defer engine.SetGenmodMatMul(true)
+				if engine.SetGenmodMatMul(kernel == "genmod") != (kernel == "genmod") {
+					b.Skipf("genmod's kernel is not in use: %s", engine.MatMulKernel())
+				}
+				bench(b)
+			})
+		}
 	}
 }
 
