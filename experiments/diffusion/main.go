@@ -538,14 +538,14 @@ func classRows(run, name, title string, settings []train.SampleOptions, labels [
 
 // Experiment 1 on images: DDIM at 10–100 steps against 1000 ancestral
 // steps of the same Fashion-MNIST DDPM, by Fréchet distance. 1000 network
-// passes per sample make DDPM the expensive row, hence n = 250 (FD is
+// passes per sample make DDPM the expensive row, hence n = 200 (FD is
 // biased upward at small n: compare rows with each other and the floor).
 func ddimImages() error {
 	run, err := fashionDDPM()
 	if err != nil {
 		return err
 	}
-	n := 250
+	n := 200
 	if *quick {
 		n = 50
 	}
