@@ -16,6 +16,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"genmod/data"
+	"genmod/internal/engine"
 	"genmod/internal/safetensors"
 )
 
@@ -66,7 +67,7 @@ func storeTensors(store *model.Store) (ts []safetensors.Tensor, trainable []stri
 		if !ok {
 			return nil, nil, fmt.Errorf("variable %s has dtype %s, which checkpoints do not support", v.Path(), v.DType())
 		}
-		raw, err := variableBytes(v)
+		raw, err := engine.VariableBytes(v)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -80,22 +81,6 @@ func storeTensors(store *model.Store) (ts []safetensors.Tensor, trainable []stri
 	return ts, trainable, nil
 }
 
-// variableBytes returns a copy of v's value as little-endian bytes. (A copy:
-// the tensor is donated to the next training step.)
-func variableBytes(v *model.Variable) ([]byte, error) {
-	value, err := v.Value()
-	if err != nil {
-		return nil, fmt.Errorf("reading variable %s: %w", v.Path(), err)
-	}
-	var raw []byte
-	if err := value.ConstBytes(func(b []byte) { raw = append([]byte(nil), b...) }); err != nil {
-		return nil, fmt.Errorf("reading variable %s: %w", v.Path(), err)
-	}
-	return raw, nil
-}
-
-// saveCheckpoint writes the store and state to dir/step-XXXXXXXX.safetensors
-// atomically, then removes all but the newest keep checkpoints.
 func saveCheckpoint(dir string, store *model.Store, st checkpointState, keep int) (string, error) {
 	ts, trainable, err := storeTensors(store)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"genmod/internal/engine"
 	"genmod/internal/safetensors"
 )
 
@@ -181,7 +182,7 @@ func (s *Session) ModelTensors(weights string) ([]safetensors.Tensor, string, er
 // float32Bytes returns v's value as little-endian float32 bytes (float64
 // variables are rounded).
 func float32Bytes(v *model.Variable) ([]byte, error) {
-	raw, err := variableBytes(v)
+	raw, err := engine.VariableBytes(v)
 	if err != nil {
 		return nil, err
 	}

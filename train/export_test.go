@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"genmod/internal/engine"
 	"genmod/internal/safetensors"
 )
 
@@ -58,7 +59,7 @@ func TestExportRoundTrip(t *testing.T) {
 			if v == nil {
 				t.Fatalf("exported %s has no variable %s%s in the session", tn.Name, c.prefix, tn.Name)
 			}
-			raw, err := variableBytes(v)
+			raw, err := engine.VariableBytes(v)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -370,14 +370,9 @@ func netTensors(store *model.Store, trainableOnly bool) ([]safetensors.Tensor, e
 		if v.DType() != dtypes.Float32 {
 			return nil, fmt.Errorf("variable %s has dtype %s, want float32", v.Path(), v.DType())
 		}
-		value, err := v.Value()
+		raw, err := engine.VariableBytes(v)
 		if err != nil {
-			return nil, fmt.Errorf("reading variable %s: %w", v.Path(), err)
-		}
-		var raw []byte
-		// Copy now: during training the tensor is donated to the next step.
-		if err := value.ConstBytes(func(b []byte) { raw = append([]byte(nil), b...) }); err != nil {
-			return nil, fmt.Errorf("reading variable %s: %w", v.Path(), err)
+			return nil, err
 		}
 		ts = append(ts, safetensors.Tensor{Name: strings.TrimPrefix(v.Path(), "/"), DType: "F32",
 			Shape: slices.Clone(v.Shape().Dimensions), Data: raw})
