@@ -232,6 +232,15 @@ def go_sgemm():
         shutil.rmtree(os.path.dirname(exe), ignore_errors=True)
 
 
+def check_result(cmd, name):
+    """Runs a PyTorch check script: its last stdout line is a JSON result."""
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    lines = p.stdout.strip().splitlines()
+    if not lines:
+        return {"error": f"{name} failed: " + p.stderr[-500:]}
+    return json.loads(lines[-1])
+
+
 def mirror_check(tool="ditcheck", config="dit", tool_args=()):
     """genmod's network (bench/TOOL: nn.DiT, or bench/flowcheck: a flow's
     log p) and the PyTorch mirror on the same random weights and inputs
@@ -249,11 +258,7 @@ def mirror_check(tool="ditcheck", config="dit", tool_args=()):
             p = subprocess.run([exe, *tool_args], stdout=f, stderr=subprocess.PIPE, text=True)
         if p.returncode != 0:
             return {"error": f"bench/{tool} failed: " + p.stderr[-500:]}
-        p = subprocess.run(TORCH + ["--config", config, "--check", dump], capture_output=True, text=True)
-        lines = p.stdout.strip().splitlines()
-        if not lines:
-            return {"error": "torch_rf.py --check failed: " + p.stderr[-500:]}
-        return json.loads(lines[-1])
+        return check_result(TORCH + ["--config", config, "--check", dump], "torch_rf.py --check")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -269,11 +274,7 @@ def unet_check():
         p = subprocess.run(["go", "run", "./bench/unetcheck", "--out", tmp], cwd=ROOT, env=env, capture_output=True, text=True)
         if p.returncode != 0:
             return {"error": "bench/unetcheck failed: " + p.stderr[-500:]}
-        p = subprocess.run([sys.executable, os.path.join(HERE, "torch_unet_check.py"), tmp], capture_output=True, text=True)
-        lines = p.stdout.strip().splitlines()
-        if not lines:
-            return {"error": "torch_unet_check.py failed: " + p.stderr[-500:]}
-        return json.loads(lines[-1])
+        return check_result([sys.executable, os.path.join(HERE, "torch_unet_check.py"), tmp], "torch_unet_check.py")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
