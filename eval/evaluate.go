@@ -23,6 +23,7 @@ import (
 type Options struct {
 	Metrics []string // see Metrics(); empty = every metric that applies
 	N       int      // samples / test examples (0 = 2000, capped by the test split)
+	K       int      // importance samples of the iwae bound (0 = DefaultK)
 	Sample  train.SampleOptions
 	Seed    int64
 	// Progress, if set, receives one line per stage.
@@ -71,6 +72,8 @@ var metricList = []metric{
 	{"pr", "improved precision and recall (k = 3 nearest neighbours) on the same features: two results", needsFeatures},
 	{"acc", "class-conditional models: fraction of samples the classifier assigns to the class they were drawn for", needsConditional},
 	{"nll", "exact negative log-likelihood of the test split: nats (vectors) or bits/dim (8-bit images, dequantized)", needsLogProb},
+	{"elbo", "latent-variable models: negative ELBO of the test split (an upper bound on its NLL), same units as nll", needsBounds},
+	{"iwae", "latent-variable models: negative IWAE bound with k importance samples (--k, default 5000), tighter than the ELBO", needsBounds},
 	{"vlb", "DDPM variational bound on the test split, bits/dim", needsVLB},
 }
 
@@ -129,6 +132,13 @@ func needsConditional(s *train.Session) string {
 func needsLogProb(s *train.Session) string {
 	if _, ok := s.Model.(models.LogProber); !ok {
 		return "the model has no exact likelihood"
+	}
+	return ""
+}
+
+func needsBounds(s *train.Session) string {
+	if _, ok := s.Model.(models.BoundEstimator); !ok {
+		return "the model has no variational bound (elbo and iwae are for latent-variable models such as vae)"
 	}
 	return ""
 }
@@ -217,6 +227,7 @@ func Evaluate(s *train.Session, o Options) (*Report, error) {
 		return nil
 	}
 	var feat *featureSets
+	boundsDone := false
 	for _, m := range todo {
 		switch m.name {
 		case "w2", "mmd", "swd":
@@ -251,6 +262,30 @@ func Evaluate(s *train.Session, o Options) (*Report, error) {
 				return nil, err
 			}
 			rep.Results = append(rep.Results, r)
+		case "elbo", "iwae":
+			if boundsDone {
+				continue
+			}
+			boundsDone = true
+			var want []string
+			for _, t := range todo {
+				if t.name == "elbo" || t.name == "iwae" {
+					want = append(want, t.name)
+				}
+			}
+			k := o.K
+			if k == 0 {
+				k = DefaultK
+			}
+			if k < 1 {
+				return nil, fmt.Errorf("k must be >= 1 importance samples, got %d", k)
+			}
+			progress("%s of %d test examples (%d posterior samples each)", strings.Join(want, " and "), n, k)
+			rs, err := bounds(s, ref, n, k, o.Seed, want)
+			if err != nil {
+				return nil, err
+			}
+			rep.Results = append(rep.Results, rs...)
 		case "vlb":
 			progress("variational bound of %d test images (1000 network passes per batch of 100)", n)
 			x := append([]float32(nil), ref...)
@@ -346,35 +381,100 @@ func pointMetric(name string, samples, ref []float32, n, dim int, seed int64) (R
 	return r, nil
 }
 
-// nll scores the n reference test examples. Images are dequantized once
-// (uniform noise, seed 0) and reported in bits/dim with BitsPerDim.
-func nll(s *train.Session, ref []float32, n int) (Result, error) {
+// likelihoodData is the test data as a likelihood model scores it, and how
+// its log-likelihoods become the reported number.
+type likelihoodData struct {
+	x    []float32
+	unit string
+	// score turns a mean log-likelihood (nats per example) into the
+	// reported value: nats of −log p, or bits/dim.
+	score func(meanLogP float64) float64
+	note  string
+}
+
+// likelihoodInput prepares the n reference test examples for scoring in the
+// run's data space. Vectors are scored as they are, in nats. Binarized
+// images are binarized once (dynamic binarization: one fixed Bernoulli draw,
+// seed 0) and scored in nats, the binarized-MNIST convention. Other images
+// are dequantized once (uniform noise, seed 0) and reported in bits/dim.
+func likelihoodInput(s *train.Session, ref []float32) likelihoodData {
 	dim := s.Info.Dim()
 	x := append([]float32(nil), ref...)
-	image := s.Info.IsImage()
-	if image {
-		t := s.Transform
-		t.Dequantize, t.Binarize = true, ""
-		t.Apply(x, 0)
+	nats := func(lp float64) float64 { return -lp }
+	switch {
+	case !s.Info.IsImage():
+		return likelihoodData{x: x, unit: "nats", score: nats}
+	case s.Transform.Binarize != "":
+		s.Transform.Apply(x, 0)
+		return likelihoodData{x: x, unit: "nats", score: nats, note: s.Transform.Binarize + "ally binarized test images"}
 	}
-	lp, err := s.Model.(models.LogProber).LogProb(s.Runtime(true), x, n)
+	t := s.Transform
+	t.Dequantize = true
+	t.Apply(x, 0)
+	bin := 2.0 / PixelBins
+	if !s.Transform.Symmetric {
+		bin = 1.0 / PixelBins
+	}
+	return likelihoodData{x: x, unit: "bits/dim", score: func(lp float64) float64 { return BitsPerDimScaled(lp, dim, bin) }}
+}
+
+// meanFinite averages v, or fails on a NaN or ±Inf.
+func meanFinite(what string, v []float64) (float64, error) {
+	mean := 0.0
+	for _, x := range v {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return 0, fmt.Errorf("%s is not finite (%v) on a test example", what, x)
+		}
+		mean += x / float64(len(v))
+	}
+	return mean, nil
+}
+
+// nll scores the n reference test examples with the model's exact log p(x).
+func nll(s *train.Session, ref []float32, n int) (Result, error) {
+	in := likelihoodInput(s, ref)
+	lp, err := s.Model.(models.LogProber).LogProb(s.Runtime(true), in.x, n)
 	if err != nil {
 		return Result{}, err
 	}
-	mean := 0.0
-	for _, v := range lp {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return Result{}, fmt.Errorf("log-likelihood is not finite (%v) on a test example", v)
-		}
-		mean += v / float64(n)
+	mean, err := meanFinite("log-likelihood", lp)
+	if err != nil {
+		return Result{}, err
 	}
-	if image {
-		if !s.Transform.Symmetric {
-			return Result{Metric: "nll", Value: BitsPerDimScaled(mean, dim, 1.0/PixelBins), Unit: "bits/dim", Split: "test", N: n}, nil
-		}
-		return Result{Metric: "nll", Value: BitsPerDim(mean, dim), Unit: "bits/dim", Split: "test", N: n}, nil
+	return Result{Metric: "nll", Value: in.score(mean), Unit: in.unit, Split: "test", N: n, Note: in.note}, nil
+}
+
+// DefaultK is the number of importance samples of the IWAE bound, Burda et
+// al.'s evaluation protocol.
+const DefaultK = 5000
+
+// bounds scores the n reference test examples with the model's ELBO and
+// IWAE_k bound, both from the same k posterior samples per example, and
+// returns the results asked for. Both are reported like nll, so they are
+// upper bounds on the test NLL.
+func bounds(s *train.Session, ref []float32, n, k int, seed int64, want []string) ([]Result, error) {
+	in := likelihoodInput(s, ref)
+	b, err := s.Model.(models.BoundEstimator).Bounds(s.Runtime(true), in.x, n, k, seed)
+	if err != nil {
+		return nil, err
 	}
-	return Result{Metric: "nll", Value: -mean, Unit: "nats", Split: "test", N: n}, nil
+	var out []Result
+	for _, name := range want {
+		v, about := b.ELBO, fmt.Sprintf("ELBO, mean of log w over %d samples per example", k)
+		if name == "iwae" {
+			v, about = b.IWAE, fmt.Sprintf("IWAE bound, k = %d", k)
+		}
+		mean, err := meanFinite(name, v)
+		if err != nil {
+			return nil, err
+		}
+		note := about
+		if in.note != "" {
+			note += "; " + in.note
+		}
+		out = append(out, Result{Metric: name, Value: in.score(mean), Unit: in.unit, Split: "test", N: n, Note: note})
+	}
+	return out, nil
 }
 
 // Print writes the report as a table.

@@ -82,6 +82,7 @@ func TestFeatureMetrics(t *testing.T) {
 		{"acc on 2D", moons, "acc", []string{"metric acc does not apply", "metrics that do: w2"}},
 		{"w2 on images", img, "w2", []string{"metric w2 does not apply", "fd, kid, pr", "metrics that do: fd, kid, pr, acc"}},
 		{"acc unconditional", uncond, "acc", []string{"not class-conditional", "metrics that do: fd, kid, pr"}},
+		{"elbo on rf", moons, "elbo", []string{"metric elbo does not apply", "latent-variable models", "metrics that do: w2"}},
 	}
 	for _, c := range cases {
 		_, err := eval.Evaluate(c.s, eval.Options{Metrics: []string{c.metric}, N: 50})

@@ -9,6 +9,25 @@ type LogProber interface {
 	LogProb(rt *Runtime, x []float32, n int) ([]float64, error)
 }
 
+// Bounds are per-example lower bounds on log p(x), in nats.
+type Bounds struct {
+	// ELBO is the evidence lower bound E_q[log p(x,z) − log q(z|x)],
+	// estimated by the mean of log w over the K samples (w = p(x,z)/q(z|x)).
+	ELBO []float64
+	// IWAE is the importance-weighted bound log (1/K) Σ_k w_k of Burda et
+	// al. (2016): ELBO ≤ IWAE_K ≤ log p(x), tightening as K grows.
+	IWAE []float64
+	K    int
+}
+
+// BoundEstimator is implemented by latent-variable models whose likelihood
+// is intractable (VAEs): Bounds estimates the ELBO and the IWAE-K bound of
+// n rows of x (model data space) from K posterior samples per row, drawn
+// from seed. Large K (5000) is batched internally.
+type BoundEstimator interface {
+	Bounds(rt *Runtime, x []float32, n, k int, seed int64) (*Bounds, error)
+}
+
 // Codec is implemented by models with an exact bijection between data and
 // latent space (normalizing flows): Encode maps n rows of x to z, Decode
 // maps z back to x. Both work on n·Dim values in the model's data space.

@@ -20,6 +20,10 @@ type DataInfo struct {
 	Shape      []int    // per-example shape: [H, W, C] for images, [D] for vectors
 	NumClasses int      // 0 when the data has no labels
 	ClassNames []string // optional, len NumClasses
+	// Binary is set when the run binarizes its images (every value is 0
+	// or 1, whatever the run's pixel range): likelihood models then use a
+	// Bernoulli output.
+	Binary bool `json:"-"`
 }
 
 // Dim is the number of values per example.
@@ -103,6 +107,16 @@ type Options struct {
 	// for image flows.
 	Levels int `json:"levels"`
 	Layers int `json:"layers"`
+	// Latent-variable models (VAE, IWAE): Latent is the latent dimension;
+	// Beta weighs the KL term (β-VAE; 0 = 1); K is the number of importance
+	// samples per example in the training bound (1 = the ELBO, > 1 = the
+	// IWAE bound; 0 = the model's default); Decoder is the output
+	// distribution p(x|z), "bernoulli" or "gaussian" ("" = bernoulli on
+	// binarized images, gaussian otherwise).
+	Latent  int     `json:"latent"`
+	Beta    float64 `json:"beta"`
+	K       int     `json:"k"`
+	Decoder string  `json:"decoder"`
 }
 
 // Range is a closed interval [Lo, Hi]; the zero Range is empty (no bound).

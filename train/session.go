@@ -51,6 +51,7 @@ func newSessionFor(run *Run, backendName string, info models.DataInfo) (*Session
 	if err != nil {
 		return nil, err
 	}
+	info.Binary = info.IsImage() && cfg.Binarize != ""
 	m, err := models.New(cfg.Model, cfg.Options, info)
 	if err != nil {
 		return nil, err
@@ -66,7 +67,9 @@ func newSessionFor(run *Run, backendName string, info models.DataInfo) (*Session
 	}
 	tr := data.Transform{}
 	if info.IsImage() {
-		tr = data.Transform{Dequantize: cfg.Dequantize, Binarize: cfg.Binarize, Symmetric: cfg.Pixels == "symmetric"}
+		// Binarized images stay 0/1 whatever --pixels says: that is what
+		// Bernoulli likelihoods (VAE decoders, autoregressive models) need.
+		tr = data.Transform{Dequantize: cfg.Dequantize, Binarize: cfg.Binarize, Symmetric: cfg.Pixels == "symmetric" && cfg.Binarize == ""}
 	} else if cfg.Dequantize || cfg.Binarize != "" {
 		return nil, fmt.Errorf("dequantize and binarize apply to images only; %s holds vectors of shape %v", cfg.Data, info.Shape)
 	}

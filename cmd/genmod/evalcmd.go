@@ -40,11 +40,17 @@ between runs scored with the same classifier (named in the report) and n.
 "genmod eval train-features" retrains a classifier.
 
 Likelihoods where the model has one: nll (exact, for flows and diffusion via
-the probability-flow ODE), vlb (DDPM's variational bound).`,
+the probability-flow ODE), vlb (DDPM's variational bound), and for
+latent-variable models (vae, iwae) elbo and iwae: the negative ELBO and the
+negative importance-weighted bound with --k posterior samples per test
+example (default 5000, Burda et al.'s protocol), upper bounds on the NLL.
+Vectors and binarized images are scored in nats, other images in bits/dim
+(dequantized once).`,
 		Example: `  genmod eval --run runs/moons --metrics w2,mmd,swd --n 2000
   genmod eval --run runs/fm-rf --metrics fd,kid,pr,acc --n 2000 --steps 50
   genmod eval --run runs/moons-ddpm --sampler ddim --steps 20 --out ddim20.json
-  genmod eval --run runs/fm-flow --metrics nll --n 1000`,
+  genmod eval --run runs/fm-flow --metrics nll --n 1000
+  genmod eval --run runs/mnist-vae --metrics elbo,iwae --k 5000 --n 1000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if list {
@@ -55,6 +61,9 @@ the probability-flow ODE), vlb (DDPM's variational bound).`,
 			}
 			if runDir == "" {
 				return fmt.Errorf("give the run folder (--run DIR)")
+			}
+			if o.K < 1 {
+				return fmt.Errorf("--k must be >= 1, got %d", o.K)
 			}
 			if o.N < 0 {
 				return fmt.Errorf("--n must be >= 2, got %d", o.N)
@@ -90,6 +99,7 @@ the probability-flow ODE), vlb (DDPM's variational bound).`,
 	f.StringSliceVar(&metrics, "metrics", nil, "comma-separated metrics (default: all that apply; see --list)")
 	f.BoolVar(&list, "list", false, "list the metrics and exit")
 	f.IntVar(&o.N, "n", 2000, "samples and test examples to use (capped by the test split)")
+	f.IntVar(&o.K, "k", eval.DefaultK, "importance samples per test example of the iwae bound (latent-variable models)")
 	f.Int64Var(&o.Seed, "seed", 1, "seed of the metrics' own randomness (projections, dequantization)")
 	f.IntVar(&o.Sample.Steps, "steps", 0, "sampler steps (default: the model's)")
 	f.StringVar(&o.Sample.Sampler, "sampler", "", "sampler, as for genmod sample (default: the model's)")

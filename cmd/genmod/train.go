@@ -105,7 +105,7 @@ func addConfigFlags(f *pflag.FlagSet, c *train.Config) {
 	f.IntVar(&c.SampleEvery, "sample-every", c.SampleEvery, "write a sample picture every N steps (0 = only at the end)")
 	f.IntVar(&c.LogEvery, "log-every", c.LogEvery, "append to metrics.jsonl every N steps")
 	f.BoolVar(&c.Dequantize, "dequantize", c.Dequantize, "uniform dequantization of 8-bit images")
-	f.StringVar(&c.Binarize, "binarize", c.Binarize, "binarize images: static or dynamic")
+	f.StringVar(&c.Binarize, "binarize", c.Binarize, "binarize images: static or dynamic (values 0/1; --pixels does not apply)")
 	f.StringVar(&c.Pixels, "pixels", c.Pixels, "image range the model sees: symmetric ([-1,1]) or unit ([0,1])")
 	f.StringVar(&c.Net, "net", c.Net, "network: mlp, unet or dit (default: the model's, else unet for images and mlp otherwise)")
 	f.IntSliceVar(&c.Hidden, "hidden", c.Hidden, "MLP hidden widths, e.g. 256,256,256")
@@ -118,6 +118,10 @@ func addConfigFlags(f *pflag.FlagSet, c *train.Config) {
 	f.StringVar(&c.Schedule, "schedule", c.Schedule, "DDPM noise schedule: linear or cosine (default linear)")
 	f.IntVar(&c.Levels, "levels", c.Levels, "normalizing flows on images (realnvp, glow): multi-scale levels (0 = 2, fewer if the image is too small; glow squeezes once per level, realnvp once between levels)")
 	f.IntVar(&c.Layers, "layers", c.Layers, "normalizing flows: layers (0 = default): couplings for nice and realnvp (6), glow steps (6), MAF layers (5), planar/radial layers (16); on images, steps per level for glow (4), couplings per group for realnvp (3), couplings for nice (4)")
+	f.IntVar(&c.Latent, "latent", c.Latent, "vae, iwae: latent dimension (0 = 50, or the data dimension if smaller)")
+	f.Float64Var(&c.Beta, "beta", c.Beta, "vae: weight of the KL term of the ELBO (β-VAE; 0 = 1)")
+	f.IntVar(&c.K, "k", c.K, "vae, iwae: importance samples per example in the training bound (0 = 1 for vae, 5 for iwae)")
+	f.StringVar(&c.Decoder, "decoder", c.Decoder, "vae, iwae: output distribution p(x|z), bernoulli or gaussian (default: bernoulli with --binarize, else gaussian)")
 }
 
 // configKeys are the flags that are train.Config keys (everything but the command's own).

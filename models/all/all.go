@@ -4,4 +4,5 @@ package all
 import (
 	_ "genmod/diffusion"
 	_ "genmod/models/flow"
+	_ "genmod/models/vae"
 )

@@ -1,0 +1,181 @@
+package vae
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/gomlx/compute/dtypes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"genmod/models"
+)
+
+// valueBudget bounds rows·samples·D, the decoder outputs one graph call
+// holds (2²¹ float32 = 8 MiB), so K = 5000 on 784-pixel images runs in
+// chunks of ~2,600 samples.
+const valueBudget = 1 << 21
+
+// Sample draws z ~ N(0, T²I) from req.Seed (T = req.Temperature, 0 = 1)
+// and returns the decoder's mean E[x|z] (pixel probabilities for a
+// Bernoulli decoder), the usual way VAE samples are shown; the decoder's
+// own noise is not added.
+func (m *Model) Sample(rt *models.Runtime, req models.SampleRequest) ([]float32, error) {
+	if req.N < 1 {
+		return nil, fmt.Errorf("need at least 1 sample, got n=%d", req.N)
+	}
+	if req.Labels != nil || req.Guidance != 0 {
+		return nil, fmt.Errorf("%s is unconditional: classes and guidance do not apply", m.kind)
+	}
+	t := req.Temperature
+	if t == 0 {
+		t = 1
+	}
+	if !(t > 0) || math.IsInf(t, 0) {
+		return nil, fmt.Errorf("temperature must be > 0, got %g", req.Temperature)
+	}
+	if err := checkRuntime(rt); err != nil {
+		return nil, err
+	}
+	l, d := m.cfg.Latent, m.info.Dim()
+	z := models.Noise(req.N, l, req.Seed)
+	for i := range z {
+		z[i] *= float32(t)
+	}
+	bs := max(1, min(req.N, valueBudget/d))
+	exec, err := model.NewExec(rt.Backend, rt.Store, func(_ *model.Scope, z *Node) *Node {
+		return m.mean(rt.Scope(), z)
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer exec.Finalize()
+	out := make([]float32, req.N*d)
+	buf := make([]float32, bs*l)
+	for lo := 0; lo < req.N; lo += bs {
+		hi := min(lo+bs, req.N)
+		clear(buf)
+		copy(buf, z[lo*l:hi*l])
+		res, err := exec.Exec(tensors.FromFlatDataAndDimensions(buf, bs, l))
+		if err != nil {
+			return nil, fmt.Errorf("sampling: %w", err)
+		}
+		flat := tensors.MustCopyFlatData[float32](res[0])
+		copy(out[lo*d:hi*d], flat)
+		if req.Progress != nil {
+			req.Progress(hi, req.N)
+		}
+	}
+	for i, v := range out {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nil, fmt.Errorf("sampling: sample %d is not finite", i/d+1)
+		}
+	}
+	return out, nil
+}
+
+// Bounds estimates the ELBO and the IWAE_K bound of n rows of x (len n·D,
+// model data space) from K samples z_k = μ + σ·ε_k of q(z|x) per row, with
+// ε drawn from seed. Rows and samples are batched so that a graph call
+// holds at most valueBudget decoder outputs; log w is summed in float64.
+func (m *Model) Bounds(rt *models.Runtime, x []float32, n, k int, seed int64) (*models.Bounds, error) {
+	d, l := m.info.Dim(), m.cfg.Latent
+	if n < 1 || len(x) != n*d {
+		return nil, fmt.Errorf("bounds: got %d values for %d rows of dimension %d", len(x), n, d)
+	}
+	if k < 1 {
+		return nil, fmt.Errorf("bounds: need k >= 1 importance samples, got %d", k)
+	}
+	for i, v := range x {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nil, fmt.Errorf("bounds: row %d, value %d is not finite (%v)", i/d+1, i%d+1, v)
+		}
+	}
+	if err := checkRuntime(rt); err != nil {
+		return nil, err
+	}
+	// kc samples per call; rows per call only when all K samples fit.
+	kc := max(1, min(k, valueBudget/d))
+	rowsPer := 1
+	if kc == k {
+		rowsPer = max(1, min(n, valueBudget/(d*k)))
+	}
+	exec, err := model.NewExec(rt.Backend, rt.Store, func(_ *model.Scope, x, eps *Node) *Node {
+		return ConvertDType(m.logWeights(rt.Scope(), x, eps), dtypes.Float64)
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer exec.Finalize()
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x1a7e47))
+	xb := make([]float32, rowsPer*d)
+	eps := make([]float32, rowsPer*kc*l)
+	res := &models.Bounds{ELBO: make([]float64, n), IWAE: make([]float64, n), K: k}
+	for lo := 0; lo < n; lo += rowsPer {
+		hi := min(lo+rowsPer, n)
+		clear(xb)
+		copy(xb, x[lo*d:hi*d])
+		acc := make([]logMeanAcc, hi-lo)
+		for done := 0; done < k; done += kc {
+			take := min(kc, k-done)
+			for i := range eps {
+				eps[i] = float32(rng.NormFloat64())
+			}
+			out, err := exec.Exec(tensors.FromFlatDataAndDimensions(xb, rowsPer, d), tensors.FromFlatDataAndDimensions(eps, rowsPer, kc, l))
+			if err != nil {
+				return nil, fmt.Errorf("bounds: %w", err)
+			}
+			lw := tensors.MustCopyFlatData[float64](out[0])
+			for r := range acc {
+				for j := 0; j < take; j++ {
+					v := lw[r*kc+j]
+					if math.IsNaN(v) || math.IsInf(v, 0) {
+						return nil, fmt.Errorf("bounds: row %d: log-weight is not finite (%v); the model's weights or this input are out of its working range", lo+r+1, v)
+					}
+					acc[r].add(v)
+				}
+			}
+		}
+		for r, a := range acc {
+			res.ELBO[lo+r], res.IWAE[lo+r] = a.mean(), a.logMeanExp()
+		}
+	}
+	return res, nil
+}
+
+// logMeanAcc accumulates log-weights: their mean (the ELBO estimate) and a
+// running log Σ exp (the IWAE bound), without overflow.
+type logMeanAcc struct {
+	n           int
+	sum         float64 // Σ v
+	max, sumExp float64 // Σ exp(v − max)
+}
+
+func (a *logMeanAcc) add(v float64) {
+	if a.n == 0 || v > a.max {
+		a.sumExp = a.sumExp*math.Exp(a.max-v) + 1
+		if a.n == 0 {
+			a.sumExp = 1
+		}
+		a.max = v
+	} else {
+		a.sumExp += math.Exp(v - a.max)
+	}
+	a.n++
+	a.sum += v
+}
+
+func (a *logMeanAcc) mean() float64 { return a.sum / float64(a.n) }
+
+func (a *logMeanAcc) logMeanExp() float64 {
+	return a.max + math.Log(a.sumExp) - math.Log(float64(a.n))
+}
+
+func checkRuntime(rt *models.Runtime) error {
+	if rt == nil || rt.Backend == nil || rt.Store == nil || rt.Scope == nil {
+		return fmt.Errorf("the runtime has no backend or store")
+	}
+	return nil
+}
