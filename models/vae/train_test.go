@@ -2,6 +2,7 @@ package vae_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"math"
 	"path/filepath"
@@ -14,7 +15,8 @@ import (
 )
 
 // A VAE and an IWAE train through the real loop on binarized Fashion-MNIST
-// (Bernoulli decoder) and a VAE on moons (Gaussian decoder); the loss falls,
+// (Bernoulli decoder) and a VAE on moons (Gaussian decoder, with and
+// without a planar-flow posterior); the loss falls,
 // genmod eval reports −ELBO ≥ −IWAE, the binary runs beat the uniform
 // Bernoulli (D·ln 2 nats), and samples are finite (pixel probabilities on
 // images).
@@ -24,16 +26,18 @@ func TestTrainAndEvaluate(t *testing.T) {
 	}
 	for _, c := range []struct {
 		model, data, binarize string
+		flows                 int
 	}{
-		{"vae", "fashion-mnist-mini", "dynamic"},
-		{"iwae", "fashion-mnist-mini", "static"},
-		{"vae", "moons", ""},
+		{"vae", "fashion-mnist-mini", "dynamic", 0},
+		{"iwae", "fashion-mnist-mini", "static", 0},
+		{"vae", "moons", "", 0},
+		{"vae", "moons", "", 4},
 	} {
-		t.Run(c.model+"-"+c.data, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s-%s-flows%d", c.model, c.data, c.flows), func(t *testing.T) {
 			cfg := train.DefaultConfig()
 			cfg.Model, cfg.Data, cfg.Out, cfg.Binarize = c.model, c.data, filepath.Join(t.TempDir(), "run"), c.binarize
 			cfg.Steps, cfg.Batch, cfg.Warmup, cfg.LogEvery, cfg.LR = 60, 32, 5, 10, 3e-3
-			cfg.Hidden, cfg.Latent = []int{64}, 8
+			cfg.Hidden, cfg.Latent, cfg.Layers = []int{64}, 8, c.flows
 			if _, err := train.Train(context.Background(), cfg, train.Options{Log: io.Discard}); err != nil {
 				t.Fatal(err)
 			}

@@ -12,7 +12,8 @@
 // form; β ≠ 1 weighs it (β-VAE, Higgins et al. 2017).
 //
 // Registered models: "vae" (trained on the ELBO, β-weighted) and "iwae"
-// (trained on the IWAE_K bound, K = 5 by default). Both are MLPs on
+// (trained on the IWAE_K bound, K = 5 by default); --layers F adds F planar
+// flows to the posterior (see posterior). Both are MLPs on
 // flattened data (vectors or images), with a Bernoulli decoder on binarized
 // images (--binarize) and a Gaussian decoder with a learned per-dimension
 // scale otherwise. Each is a models.Model, Sampler (the decoder's mean at
@@ -30,6 +31,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"genmod/models"
+	"genmod/models/flow"
 	"genmod/nn"
 )
 
@@ -74,6 +76,9 @@ type Config struct {
 	Beta    float64 // KL weight of the ELBO (0: 1)
 	K       int     // importance samples in the training bound (0: 1 for vae, DefaultIWAEK for iwae)
 	Decoder string  // Bernoulli or Gaussian ("" = Bernoulli on binary data, else Gaussian)
+	// Flows is the number of planar flow layers applied to the posterior
+	// sample (0 = a plain Gaussian posterior); see posterior.
+	Flows int
 }
 
 // Model is a VAE over vectors or images (flattened).
@@ -91,7 +96,10 @@ func New(kind string, o models.Options, info models.DataInfo) (*Model, error) {
 	if len(o.Channels) > 0 {
 		return nil, fmt.Errorf("channels do not apply to %s (it uses MLPs; set --hidden)", kind)
 	}
-	return NewConfig(kind, Config{Hidden: o.Hidden, Latent: o.Latent, Beta: o.Beta, K: o.K, Decoder: o.Decoder}, info)
+	if o.Levels != 0 {
+		return nil, fmt.Errorf("levels do not apply to %s", kind)
+	}
+	return NewConfig(kind, Config{Hidden: o.Hidden, Latent: o.Latent, Beta: o.Beta, K: o.K, Decoder: o.Decoder, Flows: o.Layers}, info)
 }
 
 // NewConfig builds a VAE from an explicit Config.
@@ -119,6 +127,9 @@ func NewConfig(kind string, c Config, info models.DataInfo) (*Model, error) {
 	}
 	if c.Beta == 0 {
 		c.Beta = 1
+	}
+	if c.Flows < 0 {
+		return nil, fmt.Errorf("layers (posterior flows) must be >= 0, got %d", c.Flows)
 	}
 	if c.K < 0 {
 		return nil, fmt.Errorf("k must be >= 1 (0 = default), got %d", c.K)
@@ -209,19 +220,41 @@ func logNormal(eps, logVar *Node) *Node {
 	return Neg(ReduceSum(AddScalar(Add(MulScalar(Square(eps), 0.5), MulScalar(logVar, 0.5)), c), -1))
 }
 
+// posterior draws z ~ q(z|x) for standard noise eps [B, K, L] given the
+// encoder's μ and log σ² [B, L], and returns z [B, K, L] and log q(z|x)
+// [B, K]. With Flows > 0 the Gaussian sample z₀ = μ + σ·ε goes through
+// planar flows, z = f_F∘…∘f_1(z₀), and log q(z|x) = log N(z₀; μ, σ²) −
+// Σ_f log|det ∂f/∂z| (Rezende & Mohamed 2015, seed 003's "flow posterior").
+// The flows' parameters are global variables, not outputs of the encoder
+// as in the paper (normflows' VAE example does the same): a richer
+// posterior family, but not an amortized one.
+func (m *Model) posterior(scope *model.Scope, mu, logVar, eps *Node) (z, logQ *Node) {
+	b, k, l := eps.Shape().Dimensions[0], eps.Shape().Dimensions[1], m.cfg.Latent
+	lv3 := InsertAxes(logVar, 1)
+	z = Add(InsertAxes(mu, 1), Mul(Exp(MulScalar(lv3, 0.5)), eps))
+	logQ = logNormal(eps, lv3)
+	if m.cfg.Flows == 0 {
+		return z, logQ
+	}
+	flat := Reshape(z, b*k, l)
+	ps := scope.In("posterior") // a scope may be entered once per graph
+	for i := range m.cfg.Flows {
+		var logDet *Node
+		flat, logDet = flow.Planar{}.Forward(ps.In("planar_%d", i), flat)
+		logQ = Sub(logQ, Reshape(logDet, b, k))
+	}
+	return Reshape(flat, b, k, l), logQ
+}
+
 // logWeights returns log w_k = log p(x|z_k) + log p(z_k) − log q(z_k|x) for
 // x [B, D] and standard noise eps [B, K, L]: [B, K].
 func (m *Model) logWeights(scope *model.Scope, x, eps *Node) *Node {
 	b, k, l := eps.Shape().Dimensions[0], eps.Shape().Dimensions[1], m.cfg.Latent
 	mu, logVar := m.encode(scope, x)
-	mu3, lv3 := InsertAxes(mu, 1), InsertAxes(logVar, 1)
-	z := Add(mu3, Mul(Exp(MulScalar(lv3, 0.5)), eps)) // [B, K, L]
-	out := m.decode(scope, Reshape(z, b*k, l))
-	out = Reshape(out, b, k, m.info.Dim())
+	z, logQ := m.posterior(scope, mu, logVar, eps)
+	out := Reshape(m.decode(scope, Reshape(z, b*k, l)), b, k, m.info.Dim())
 	logPx := m.logLikelihood(scope, out, InsertAxes(x, 1)) // [B, K]
-	logPz := logNormal(z, ZerosLike(z))
-	logQ := logNormal(eps, lv3)
-	return Sub(Add(logPx, logPz), logQ)
+	return Sub(Add(logPx, logNormal(z, ZerosLike(z))), logQ)
 }
 
 // logMeanExp is log (1/K) Σ_k exp(v_k) over the last axis, stably.
@@ -240,7 +273,8 @@ func (m *Model) Loss(scope *model.Scope, x, _ *Node) *Node {
 	b, d, l := x.Shape().Dimensions[0], m.info.Dim(), m.cfg.Latent
 	x = Reshape(x, b, d)
 	var bound *Node
-	if m.cfg.K == 1 {
+	switch {
+	case m.cfg.K == 1 && m.cfg.Flows == 0:
 		mu, logVar := m.encode(scope, x)
 		eps := scope.RandomNormal(g, shapes.Make(x.DType(), b, l))
 		z := Add(mu, Mul(Exp(MulScalar(logVar, 0.5)), eps))
@@ -248,7 +282,17 @@ func (m *Model) Loss(scope *model.Scope, x, _ *Node) *Node {
 		// KL(N(μ, σ²) ‖ N(0, 1)) = ½ Σ (μ² + σ² − 1 − log σ²).
 		kl := MulScalar(ReduceSum(Sub(Add(Square(mu), Exp(logVar)), AddScalar(logVar, 1)), -1), 0.5)
 		bound = Sub(rec, MulScalar(kl, m.cfg.Beta))
-	} else {
+	case m.cfg.K == 1:
+		// A flow posterior has no closed-form KL: one-sample estimate
+		// log q(z|x) − log p(z), still β-weighted.
+		mu, logVar := m.encode(scope, x)
+		eps := scope.RandomNormal(g, shapes.Make(x.DType(), b, 1, l))
+		z, logQ := m.posterior(scope, mu, logVar, eps)
+		z = Reshape(z, b, l)
+		rec := m.logLikelihood(scope, m.decode(scope, z), x)
+		kl := Sub(Reshape(logQ, b), logNormal(z, ZerosLike(z)))
+		bound = Sub(rec, MulScalar(kl, m.cfg.Beta))
+	default:
 		eps := scope.RandomNormal(g, shapes.Make(x.DType(), b, m.cfg.K, l))
 		bound = logMeanExp(m.logWeights(scope, x, eps))
 	}

@@ -1,6 +1,7 @@
 package vae
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -132,11 +133,11 @@ func exactPosteriorModel() linearGaussian {
 
 // boundsSetup installs lg's weights in a fresh store and returns the
 // linear "vae", its runtime, and the test rows (also flattened).
-func (lg linearGaussian) boundsSetup(t *testing.T) (*Model, *models.Runtime, [][]float64, []float32) {
+func (lg linearGaussian) boundsSetup(t *testing.T, flows int) (*Model, *models.Runtime, [][]float64, []float32) {
 	t.Helper()
 	_, store, rt := newRuntime(t)
 	lg.install(t, store)
-	m, err := NewConfig("vae", Config{Hidden: []int{}, Latent: 2, Decoder: Gaussian}, models.DataInfo{Shape: []int{3}})
+	m, err := NewConfig("vae", Config{Hidden: []int{}, Latent: 2, Decoder: Gaussian, Flows: flows}, models.DataInfo{Shape: []int{3}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +157,7 @@ func testRows() [][]float64 {
 // the IWAE bound and log p(x) coincide for every K.
 func TestBoundsExactPosterior(t *testing.T) {
 	lg := exactPosteriorModel()
-	m, rt, rows, x := lg.boundsSetup(t)
+	m, rt, rows, x := lg.boundsSetup(t, 0)
 	for _, k := range []int{1, 7, 3000} {
 		b, err := m.Bounds(rt, x, len(rows), k, 1)
 		if err != nil {
@@ -171,36 +172,61 @@ func TestBoundsExactPosterior(t *testing.T) {
 	}
 }
 
-// With a poor posterior (the encoder off by a shift and too wide) the
-// bounds order as the theory says, ELBO < IWAE_10 < IWAE_2000 ≤ log p(x),
-// and IWAE_2000 closes at least 90% of the gap.
+// With a poor posterior (the encoder off by a shift and too wide, and with
+// two random planar flows on top) the bounds order as the theory says,
+// ELBO < E[IWAE_10] < IWAE_2000 ≤ log p(x), and IWAE_2000 closes at least 90%
+// of the gap.
 func TestBoundsOrderAndConvergence(t *testing.T) {
-	lg := exactPosteriorModel()
-	for k := range 2 {
-		lg.encB[k] += 0.4
-		lg.encB[2+k] += 1.0
-	}
-	m, rt, rows, x := lg.boundsSetup(t)
-	bound := func(k int) *models.Bounds {
-		b, err := m.Bounds(rt, x, len(rows), k, 2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	b10, b2000 := bound(10), bound(2000)
-	for i, r := range rows {
-		exact := lg.logP(r)
-		elbo, i10, i2000 := b2000.ELBO[i], b10.IWAE[i], b2000.IWAE[i]
-		t.Logf("row %d: ELBO %.4f  IWAE_10 %.4f  IWAE_2000 %.4f  log p %.4f", i, elbo, i10, i2000, exact)
-		// IWAE_K is a random estimate whose mean is ≤ log p(x): one draw
-		// may land a little above it (here by up to ~0.05 nats).
-		if !(elbo < i10 && i10 < i2000+0.05 && i2000 < exact+0.1) {
-			t.Errorf("row %d: want ELBO < IWAE_10 ≤ IWAE_2000 ≤ log p(x), got %.4f %.4f %.4f %.4f", i, elbo, i10, i2000, exact)
-		}
-		if gap := math.Abs(exact - i2000); gap > 0.1*(exact-elbo) {
-			t.Errorf("row %d: IWAE_2000 leaves %.4f of the ELBO's gap %.4f", i, gap, exact-elbo)
-		}
+	for _, flows := range []int{0, 2} {
+		t.Run(fmt.Sprintf("flows=%d", flows), func(t *testing.T) {
+			lg := exactPosteriorModel()
+			for k := range 2 {
+				lg.encB[k] += 0.4
+				lg.encB[2+k] += 1.0
+			}
+			m, rt, rows, x := lg.boundsSetup(t, flows)
+			// Strong planar maps, so a wrong log-det would bias IWAE_2000
+			// away from log p(x).
+			for i := range flows {
+				p := fmt.Sprintf("/posterior/planar_%d/", i)
+				setVar(t, rt.Store, p+"w", []float32{0.8, -0.5}, 2)
+				setVar(t, rt.Store, p+"u", []float32{0.5, 0.3 - 0.5*float32(i)}, 2)
+				setVar(t, rt.Store, p+"b", []float32{0.3}, []int{}...)
+			}
+			// IWAE_10 is noisy: average it over 500 draws per row.
+			const copies = 500
+			var xr []float32
+			for i := range rows {
+				for range copies {
+					xr = append(xr, x[3*i:3*i+3]...)
+				}
+			}
+			b10, err := m.Bounds(rt, xr, len(rows)*copies, 10, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b2000, err := m.Bounds(rt, x, len(rows), 2000, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, r := range rows {
+				exact := lg.logP(r)
+				i10 := 0.0
+				for _, v := range b10.IWAE[i*copies : (i+1)*copies] {
+					i10 += v / copies
+				}
+				elbo, i2000 := b2000.ELBO[i], b2000.IWAE[i]
+				t.Logf("row %d: ELBO %.4f  IWAE_10 %.4f  IWAE_2000 %.4f  log p %.4f", i, elbo, i10, i2000, exact)
+				// IWAE_K is a random estimate whose mean is ≤ log p(x): one draw
+				// may land a little above it (here by up to ~0.05 nats).
+				if !(elbo < i10 && i10 < i2000+0.05 && i2000 < exact+0.1) {
+					t.Errorf("row %d: want ELBO < IWAE_10 ≤ IWAE_2000 ≤ log p(x), got %.4f %.4f %.4f %.4f", i, elbo, i10, i2000, exact)
+				}
+				if gap := math.Abs(exact - i2000); gap > 0.1*(exact-elbo) {
+					t.Errorf("row %d: IWAE_2000 leaves %.4f of the ELBO's gap %.4f", i, gap, exact-elbo)
+				}
+			}
+		})
 	}
 }
 
