@@ -28,12 +28,29 @@ type BoundEstimator interface {
 	Bounds(rt *Runtime, x []float32, n, k int, seed int64) (*Bounds, error)
 }
 
-// Codec is implemented by models with an exact bijection between data and
-// latent space (normalizing flows): Encode maps n rows of x to z, Decode
-// maps z back to x. Both work on n·Dim values in the model's data space.
+// Codec is implemented by models that map data to a latent code and back:
+// Encode maps n rows of x (model data space) to n latents, Decode maps n
+// latents to data. For normalizing flows it is the exact bijection z =
+// f⁻¹(x) and latents have Dim values; for VAEs Encode is the posterior mean
+// and Decode the decoder's mean, and latents have LatentDim values.
 type Codec interface {
 	Encode(rt *Runtime, x []float32, n int) ([]float32, error)
 	Decode(rt *Runtime, z []float32, n int) ([]float32, error)
+}
+
+// LatentSizer is implemented by Codecs whose latents are not the size of
+// the data (VAEs).
+type LatentSizer interface {
+	LatentDim() int
+}
+
+// LatentDim is the number of values per latent of a Codec: LatentDim() when
+// m implements LatentSizer, else the data's dimension.
+func LatentDim(m Model, info DataInfo) int {
+	if l, ok := m.(LatentSizer); ok {
+		return l.LatentDim()
+	}
+	return info.Dim()
 }
 
 // DistillOptions choose how a student learns from a teacher of the same

@@ -36,44 +36,88 @@ func (m *Model) Sample(rt *models.Runtime, req models.SampleRequest) ([]float32,
 	if !(t > 0) || math.IsInf(t, 0) {
 		return nil, fmt.Errorf("temperature must be > 0, got %g", req.Temperature)
 	}
-	if err := checkRuntime(rt); err != nil {
-		return nil, err
-	}
-	l, d := m.cfg.Latent, m.info.Dim()
-	z := models.Noise(req.N, l, req.Seed)
+	z := models.Noise(req.N, m.cfg.Latent, req.Seed)
 	for i := range z {
 		z[i] *= float32(t)
 	}
-	bs := max(1, min(req.N, valueBudget/d))
-	exec, err := model.NewExec(rt.Backend, rt.Store, func(_ *model.Scope, z *Node) *Node {
-		return m.mean(rt.Scope(), z)
+	return m.runRows(rt, "sampling", z, req.N, m.cfg.Latent, m.info.Dim(), m.mean, req.Progress)
+}
+
+// Encode maps n rows of data x (model space) to their posterior means
+// μ(x), n·Latent values: the VAE's deterministic code of x, for latent
+// arithmetic and interpolation (Decode maps codes back).
+func (m *Model) Encode(rt *models.Runtime, x []float32, n int) ([]float32, error) {
+	if err := checkRows("encode", x, n, m.info.Dim()); err != nil {
+		return nil, err
+	}
+	mu := func(scope *model.Scope, x *Node) *Node {
+		mu, _ := m.encode(scope, x)
+		return mu
+	}
+	return m.runRows(rt, "encoding", x, n, m.info.Dim(), m.cfg.Latent, mu, nil)
+}
+
+// Decode maps n latents z (n·Latent values) to the decoder's mean E[x|z].
+func (m *Model) Decode(rt *models.Runtime, z []float32, n int) ([]float32, error) {
+	if err := checkRows("decode", z, n, m.cfg.Latent); err != nil {
+		return nil, err
+	}
+	return m.runRows(rt, "decoding", z, n, m.cfg.Latent, m.info.Dim(), m.mean, nil)
+}
+
+// LatentDim is the number of latent values per example.
+func (m *Model) LatentDim() int { return m.cfg.Latent }
+
+// runRows applies f to n rows of width in, in batches of equal size (the
+// last one zero-padded, so the graph compiles once) holding at most
+// valueBudget outputs, and checks that every output is finite.
+func (m *Model) runRows(rt *models.Runtime, what string, in []float32, n, inDim, outDim int,
+	f func(scope *model.Scope, x *Node) *Node, progress func(done, total int)) ([]float32, error) {
+	if err := checkRuntime(rt); err != nil {
+		return nil, err
+	}
+	bs := max(1, min(n, valueBudget/outDim))
+	exec, err := model.NewExec(rt.Backend, rt.Store, func(_ *model.Scope, x *Node) *Node {
+		return f(rt.Scope(), x)
 	})
 	if err != nil {
 		return nil, err
 	}
 	defer exec.Finalize()
-	out := make([]float32, req.N*d)
-	buf := make([]float32, bs*l)
-	for lo := 0; lo < req.N; lo += bs {
-		hi := min(lo+bs, req.N)
+	out := make([]float32, n*outDim)
+	buf := make([]float32, bs*inDim)
+	for lo := 0; lo < n; lo += bs {
+		hi := min(lo+bs, n)
 		clear(buf)
-		copy(buf, z[lo*l:hi*l])
-		res, err := exec.Exec(tensors.FromFlatDataAndDimensions(buf, bs, l))
+		copy(buf, in[lo*inDim:hi*inDim])
+		res, err := exec.Exec(tensors.FromFlatDataAndDimensions(buf, bs, inDim))
 		if err != nil {
-			return nil, fmt.Errorf("sampling: %w", err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		flat := tensors.MustCopyFlatData[float32](res[0])
-		copy(out[lo*d:hi*d], flat)
-		if req.Progress != nil {
-			req.Progress(hi, req.N)
+		copy(out[lo*outDim:hi*outDim], tensors.MustCopyFlatData[float32](res[0]))
+		if progress != nil {
+			progress(hi, n)
 		}
 	}
 	for i, v := range out {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return nil, fmt.Errorf("sampling: sample %d is not finite", i/d+1)
+			return nil, fmt.Errorf("%s: row %d is not finite; the model's weights or this input are out of its working range", what, i/outDim+1)
 		}
 	}
 	return out, nil
+}
+
+// checkRows checks that x holds n finite rows of width d.
+func checkRows(what string, x []float32, n, d int) error {
+	if n < 1 || len(x) != n*d {
+		return fmt.Errorf("%s: got %d values for %d rows of dimension %d", what, len(x), n, d)
+	}
+	for i, v := range x {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("%s: row %d, value %d is not finite (%v)", what, i/d+1, i%d+1, v)
+		}
+	}
+	return nil
 }
 
 // Bounds estimates the ELBO and the IWAE_K bound of n rows of x (len n·D,
@@ -82,16 +126,11 @@ func (m *Model) Sample(rt *models.Runtime, req models.SampleRequest) ([]float32,
 // holds at most valueBudget decoder outputs; log w is summed in float64.
 func (m *Model) Bounds(rt *models.Runtime, x []float32, n, k int, seed int64) (*models.Bounds, error) {
 	d, l := m.info.Dim(), m.cfg.Latent
-	if n < 1 || len(x) != n*d {
-		return nil, fmt.Errorf("bounds: got %d values for %d rows of dimension %d", len(x), n, d)
+	if err := checkRows("bounds", x, n, d); err != nil {
+		return nil, err
 	}
 	if k < 1 {
 		return nil, fmt.Errorf("bounds: need k >= 1 importance samples, got %d", k)
-	}
-	for i, v := range x {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return nil, fmt.Errorf("bounds: row %d, value %d is not finite (%v)", i/d+1, i%d+1, v)
-		}
 	}
 	if err := checkRuntime(rt); err != nil {
 		return nil, err

@@ -304,3 +304,44 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		t.Errorf("defaults on 2-D vectors: %+v, %v", m.Config(), err)
 	}
 }
+
+// Encode gives the posterior mean and Decode the decoder's mean: on the
+// linear model with the exact posterior, Decode(Encode(x)) is b + W·μ(x).
+func TestEncodeDecode(t *testing.T) {
+	lg := exactPosteriorModel()
+	m, rt, rows, x := lg.boundsSetup(t, 0)
+	z, err := m.Encode(rt, x, len(rows))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(z) != len(rows)*m.LatentDim() || models.LatentDim(m, m.info) != 2 {
+		t.Fatalf("%d latent values for %d rows", len(z), len(rows))
+	}
+	back, err := m.Decode(rt, z, len(rows))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rows {
+		for k := range 2 {
+			mu := lg.encB[k]
+			for j := range r {
+				mu += r[j] * lg.encW[j][k]
+			}
+			if math.Abs(float64(z[2*i+k])-mu) > 1e-5 {
+				t.Errorf("row %d: z[%d] = %v, want μ = %v", i, k, z[2*i+k], mu)
+			}
+		}
+		for j := range r {
+			want := lg.b[j]
+			for k := range 2 {
+				want += float64(z[2*i+k]) * lg.w[k][j]
+			}
+			if math.Abs(float64(back[3*i+j])-want) > 1e-5 {
+				t.Errorf("row %d: decoded x[%d] = %v, want %v", i, j, back[3*i+j], want)
+			}
+		}
+	}
+	if _, err := m.Decode(rt, z[:3], 2); err == nil {
+		t.Error("Decode accepted 3 values for 2 latents of dimension 2")
+	}
+}
