@@ -169,18 +169,6 @@ func (m *Model) diagnose(rt *models.Runtime, op rowsOp, row []float32, r int) er
 	return fmt.Errorf("%s: row %d: every flow layer's output is finite but the result is not (the base density log N(z) overflowed)", op.what, r+1)
 }
 
-func checkRows(what string, x []float32, n, d int) error {
-	if n < 1 || len(x) != n*d {
-		return fmt.Errorf("%s: got %d values for %d rows of dimension %d", what, len(x), n, d)
-	}
-	for i, v := range x {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return fmt.Errorf("%s: row %d, value %d is not finite (%v)", what, i/d+1, i%d+1, v)
-		}
-	}
-	return nil
-}
-
 func toFloat32(v []float64) []float32 {
 	out := make([]float32, len(v))
 	for i, x := range v {
@@ -223,7 +211,7 @@ func (m *Model) Sample(rt *models.Runtime, req models.SampleRequest) ([]float32,
 // model's data space (images: the run's pixel space, e.g. [-1,1]; convert
 // with eval.BitsPerDim). Log-dets are summed in float64.
 func (m *Model) LogProb(rt *models.Runtime, x []float32, n int) ([]float64, error) {
-	if err := checkRows("LogProb", x, n, m.info.Dim()); err != nil {
+	if err := models.CheckRows("LogProb", x, n, m.info.Dim()); err != nil {
 		return nil, err
 	}
 	out, err := m.run(rt, m.logProbOp(), x, n, nil)
@@ -237,7 +225,7 @@ func (m *Model) LogProb(rt *models.Runtime, x []float32, n int) ([]float64, erro
 // n·Dim values; for image flows z is the multi-scale latent, flattened
 // level by level (see MultiScale).
 func (m *Model) Encode(rt *models.Runtime, x []float32, n int) ([]float32, error) {
-	if err := checkRows("Encode", x, n, m.info.Dim()); err != nil {
+	if err := models.CheckRows("Encode", x, n, m.info.Dim()); err != nil {
 		return nil, err
 	}
 	out, err := m.run(rt, m.encodeOp(), x, n, nil)
@@ -249,7 +237,7 @@ func (m *Model) Encode(rt *models.Runtime, x []float32, n int) ([]float32, error
 
 // Decode maps n latents z back to data x = f(z) (model space).
 func (m *Model) Decode(rt *models.Runtime, z []float32, n int) ([]float32, error) {
-	if err := checkRows("Decode", z, n, m.info.Dim()); err != nil {
+	if err := models.CheckRows("Decode", z, n, m.info.Dim()); err != nil {
 		return nil, err
 	}
 	out, err := m.run(rt, m.decodeOp("decoding"), z, n, nil)

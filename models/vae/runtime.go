@@ -47,7 +47,7 @@ func (m *Model) Sample(rt *models.Runtime, req models.SampleRequest) ([]float32,
 // μ(x), n·Latent values: the VAE's deterministic code of x, for latent
 // arithmetic and interpolation (Decode maps codes back).
 func (m *Model) Encode(rt *models.Runtime, x []float32, n int) ([]float32, error) {
-	if err := checkRows("encode", x, n, m.info.Dim()); err != nil {
+	if err := models.CheckRows("encode", x, n, m.info.Dim()); err != nil {
 		return nil, err
 	}
 	mu := func(scope *model.Scope, x *Node) *Node {
@@ -59,7 +59,7 @@ func (m *Model) Encode(rt *models.Runtime, x []float32, n int) ([]float32, error
 
 // Decode maps n latents z (n·Latent values) to the decoder's mean E[x|z].
 func (m *Model) Decode(rt *models.Runtime, z []float32, n int) ([]float32, error) {
-	if err := checkRows("decode", z, n, m.cfg.Latent); err != nil {
+	if err := models.CheckRows("decode", z, n, m.cfg.Latent); err != nil {
 		return nil, err
 	}
 	return m.runRows(rt, "decoding", z, n, m.cfg.Latent, m.info.Dim(), m.mean, nil)
@@ -107,26 +107,13 @@ func (m *Model) runRows(rt *models.Runtime, what string, in []float32, n, inDim,
 	return out, nil
 }
 
-// checkRows checks that x holds n finite rows of width d.
-func checkRows(what string, x []float32, n, d int) error {
-	if n < 1 || len(x) != n*d {
-		return fmt.Errorf("%s: got %d values for %d rows of dimension %d", what, len(x), n, d)
-	}
-	for i, v := range x {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return fmt.Errorf("%s: row %d, value %d is not finite (%v)", what, i/d+1, i%d+1, v)
-		}
-	}
-	return nil
-}
-
 // Bounds estimates the ELBO and the IWAE_K bound of n rows of x (len n·D,
 // model data space) from K samples z_k = μ + σ·ε_k of q(z|x) per row, with
 // ε drawn from seed. Rows and samples are batched so that a graph call
 // holds at most valueBudget decoder outputs; log w is summed in float64.
 func (m *Model) Bounds(rt *models.Runtime, x []float32, n, k int, seed int64) (*models.Bounds, error) {
 	d, l := m.info.Dim(), m.cfg.Latent
-	if err := checkRows("bounds", x, n, d); err != nil {
+	if err := models.CheckRows("bounds", x, n, d); err != nil {
 		return nil, err
 	}
 	if k < 1 {
