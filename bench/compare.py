@@ -27,6 +27,8 @@ The U-Net is checked through `genmod export`: bench/unetcheck exports a run to
 safetensors, bench/torch_unet_check.py loads it into the mirror and compares.
 The flow mirrors (bench/torch_flows.py) are checked the same way against
 bench/flowcheck: log|det| and log p of one batch, and glow's 1x1 conv matrices.
+The VAE rows (bench/torch_vae.py) have no weight-level check; their report
+gives both sides' parameter counts and the loss of step 1.
 
 The machine has 2 cores and may be shared: before every run the script waits
 (up to BENCH_QUIET_WAIT seconds) for the other processes to go quiet, and it
@@ -91,6 +93,14 @@ CONFIGS = [
     # parameters), loss -log p(x).
     ("realnvp-mlp", ["--model", "realnvp", "--data", "moons"], 256, 305, 1005),
     ("glow", ["--model", "glow", "--data", "fashion-mnist-mini", "--dequantize"], 32, 45, 125),
+    # VAEs (bench/torch_vae.py): models/vae's defaults, MLP encoder 784 -> 200
+    # -> 200 -> 2x50 and decoder 50 -> 200 -> 200 -> 784 (425,284 parameters),
+    # Bernoulli decoder on images binarized anew every batch, loss -ELBO/784;
+    # iwae-mlp the same network on the K=5 importance-weighted bound (the
+    # decoder runs on 5x the batch). Batch 100: Kingma & Welling's minibatch,
+    # and it divides the 6000 images (128 would drop 112 of them each epoch).
+    ("vae-mlp", ["--model", "vae", "--data", "fashion-mnist-mini", "--binarize", "dynamic"], 100, 305, 1005),
+    ("iwae-mlp", ["--model", "iwae", "--data", "fashion-mnist-mini", "--binarize", "dynamic"], 100, 105, 305),
 ]
 # Extra bench/torch_rf.py arguments per config.
 TORCH_ARGS = {"rf-mlp-fm": ["--hidden", "1024,1024,1024"]}
@@ -117,6 +127,9 @@ if SELECTED:
     if "sampling" not in SELECTED:
         SAMPLE_ROUNDS = 0
 FLOW_CHECKS = {"realnvp-mlp": "realnvp", "glow": "glow"}  # torch_rf.py config -> bench/flowcheck -model
+# Rows whose report compares the loss of step 1 on both sides (random weights
+# and noise on each side, so equal in expectation, not bit for bit).
+FIRST_LOSS = ("vae-mlp", "iwae-mlp")
 
 
 def passes(sampler, steps):
@@ -185,12 +198,13 @@ def run_genmod(args, batch, steps):
                "--steps", "100000", "--stop-after", str(steps), "--log-every", "1",
                "--checkpoint-every", "0", "--out", run_dir]
         p, cores, others = run_measured(cmd)
-        elapsed = {}
+        elapsed, losses = {}, {}
         try:
             with open(os.path.join(run_dir, "metrics.jsonl")) as f:
                 for line in f:
                     m = json.loads(line)
                     elapsed[m["step"]] = m["elapsed_sec"]
+                    losses[m["step"]] = m["loss"]
         except OSError:
             pass
         if steps not in elapsed or WARMUP not in elapsed:
@@ -198,7 +212,7 @@ def run_genmod(args, batch, steps):
         params = re.search(r"(\d+) parameters", p.stderr)
         rate = (steps - WARMUP) / (elapsed[steps] - elapsed[WARMUP])
         return {"steps_per_sec": rate, "params": int(params.group(1)) if params else None,
-                "cores": cores, "others": others}
+                "first_loss": losses.get(1), "cores": cores, "others": others}
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
@@ -485,6 +499,13 @@ def main():
                  + (f", {c['max_abs_diff_w']:.1e} in the assembled 1x1 conv matrices W = P·L·(U + diag(sign·exp(log|s|)))"
                     if "max_abs_diff_w" in c else "")
                  + (": same function." if c["ok"] else ": **MISMATCH: the PyTorch flow is not genmod's.**"))
+    for cfg, batch in dict.fromkeys((c, b) for c, _, b, _, _ in CONFIGS if c in FIRST_LOSS):
+        fl = {side: [r["first_loss"] for c, b, _, s, r in results if c == cfg and b == batch and s == side
+                     and r.get("first_loss") is not None] for side in ("genmod", "PyTorch")}
+        o.append(f"- {cfg} loss at step 1, nats per dimension: genmod "
+                 + ", ".join(f"{v:.4f}" for v in fl["genmod"]) + "; PyTorch " + ", ".join(f"{v:.4f}" for v in fl["PyTorch"])
+                 + " (each side draws its own initial weights and noise: the same bound at the same scale, "
+                   "not a weight-level mirror check)")
     o.append(f"- SGEMM peak, 1024x1024 float32, 2 threads, best of 2x30 (PyTorch) and 2x20 (genmod) products at the start and end of the run: PyTorch torch.mm {t_mm['gflops']:.1f} GFLOP/s, "
              f"genmod's GoMLX backend ({g_mm['backend']}) {g_mm['gflops']:.1f} GFLOP/s"
              + (f"; PyTorch on the stock reference BLAS {ref_mm['gflops']:.1f} GFLOP/s" if ref else ""))

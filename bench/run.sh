@@ -18,8 +18,9 @@
 # The stock configuration is also timed once, for context.
 #
 # Environment: BENCH_CONFIGS (run only these rows, comma-separated: rf-mlp,
-# rf-unet, rf-mlp-fm, dit, realnvp-mlp, glow, sampling; e.g.
-# BENCH_CONFIGS=realnvp-mlp,glow bench/run.sh for the two flow rows, ~5 min),
+# rf-unet, rf-mlp-fm, dit, realnvp-mlp, glow, vae-mlp, iwae-mlp, sampling;
+# e.g. BENCH_CONFIGS=realnvp-mlp,glow bench/run.sh for the two flow rows,
+# ~5 min; BENCH_CONFIGS=vae-mlp,iwae-mlp for the VAE rows),
 # BENCH_ROUNDS (2), BENCH_SAMPLE_ROUNDS (1), BENCH_QUICK=1 (smoke
 # test: few steps, no waiting for quiet), BENCH_QUIET_WAIT (60 s),
 # BENCH_SOFT_LIMIT (1200 s), GENMOD (bin/genmod), BENCH_NO_FETCH=1 (never run

@@ -32,6 +32,9 @@ batch, under torch.no_grad().
     /usr/bin/python3 bench/torch_rf.py --config glow --batch 32
                      # = genmod train --model glow --data fashion-mnist-mini --dequantize
                      # (the flows' networks and loss are in bench/torch_flows.py)
+    /usr/bin/python3 bench/torch_rf.py --config vae-mlp --batch 100
+                     # = genmod train --model vae --data fashion-mnist-mini --binarize dynamic
+                     # (iwae-mlp: --model iwae, K = 5; the VAE is in bench/torch_vae.py)
 
 The last line of output is one JSON object with the results.
 """
@@ -52,6 +55,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import torch_flows
+import torch_vae
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EMBEDDED = os.path.join(HERE, "..", "data", "embedded")
@@ -448,6 +452,10 @@ def build(args):
     elif args.config == "glow":  # `genmod train --model glow --data fashion-mnist-mini --dequantize`
         x_all, y_all, num_classes = fashion_mnist_mini(raw=True)
         net = torch_flows.Glow(x_all.shape[1:])
+    elif args.config in torch_vae.CONFIGS:  # `genmod train --model vae|iwae --data fashion-mnist-mini --binarize dynamic`
+        x_all, y_all, num_classes = fashion_mnist_mini(raw=True)
+        x_all = (x_all.reshape(x_all.shape[0], -1) / 255.0).contiguous()  # [0, 1], binarized per batch
+        net = torch_vae.VAE(x_all.shape[1], k=torch_vae.CONFIGS[args.config])
     elif args.config == "dit":  # `genmod train --model dit`
         x_all, y_all, num_classes = fashion_mnist_mini()
         net = DiT(x_all.shape[1], x_all.shape[2:], num_classes)
@@ -469,7 +477,7 @@ def train(args):
 
     xb, yb = batcher.next()
     batcher = Batcher(x_all, y_all, args.batch)  # rewind, as genmod does after building the model
-    if hasattr(net, "prepare"):  # glow: dequantize; its first pass initializes the ActNorms from this batch
+    if hasattr(net, "prepare"):  # glow: dequantize (its first pass initializes the ActNorms from this batch); vae: binarize
         xb = net.prepare(xb)
     fwd_macs = count_forward_macs(net, (xb, torch.rand(args.batch), yb))
 
@@ -485,12 +493,12 @@ def train(args):
         f"{n_params} parameters, BLAS {blas_library()}",
         file=sys.stderr,
     )
-    times = {}
+    times, first_loss = {}, None
     t_start = time.perf_counter()
     for step in range(1, args.steps + 1):
         x, y = batcher.next()
         b = x.shape[0]
-        if args.config in torch_flows.CONFIGS:  # normalizing flows: -log p(x) (per dimension for images)
+        if args.config in LIKELIHOOD_CONFIGS:  # flows: -log p(x); VAEs: -ELBO or -IWAE_K (per dimension for images)
             loss = net.loss(x)
         else:
             # Rectified flow (models/rf): x_t = (1-t)x + tz, v = z - x.
@@ -514,6 +522,8 @@ def train(args):
             torch._foreach_mul_(ema, decay)
             torch._foreach_add_(ema, params, alpha=1 - decay)
         lv, gv = loss.item(), gnorm.item()
+        if step == 1:
+            first_loss = lv
         if not (math.isfinite(lv) and math.isfinite(gv)):
             sys.exit(f"loss became {lv} at step {step}")
         el = time.perf_counter() - t_start
@@ -532,6 +542,7 @@ def train(args):
         "steps": args.steps,
         "warmup": args.warmup,
         "steps_per_sec": rate,
+        "first_loss": first_loss,
         "train_gflop_per_step": train_flops / 1e9,
         "gflops": rate * train_flops / 1e9,
         "threads": torch.get_num_threads(),
@@ -618,6 +629,7 @@ def sample(args):
 
 
 MAX_SAMPLE_BATCH = 500  # diffusion.maxBatch
+LIKELIHOOD_CONFIGS = (*torch_flows.CONFIGS, *torch_vae.CONFIGS)  # trained on net.loss(x), no rf step
 
 
 def check_dit(path):
@@ -665,14 +677,14 @@ def check_dit(path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", required=True, choices=["rf-mlp", "rf-mlp-fm", "rf-unet", "dit", *torch_flows.CONFIGS, "sgemm"])
+    ap.add_argument("--config", required=True, choices=["rf-mlp", "rf-mlp-fm", "rf-unet", "dit", *torch_flows.CONFIGS, *torch_vae.CONFIGS, "sgemm"])
     ap.add_argument("--sampler", choices=["euler", "heun", "ddim"],
                     help="time sampling instead of training: genmod sample --sampler S (rf-unet or dit)")
     ap.add_argument("--sample-steps", type=int, default=50, help="sampler steps K (genmod sample --steps)")
     ap.add_argument("--n", type=int, default=500, help="samples to draw (genmod sample --n)")
     ap.add_argument("--check", metavar="FILE", help="dit: compare with genmod's nn.DiT output written by bench/ditcheck; "
                     "realnvp-mlp, glow: with genmod's log p written by bench/flowcheck")
-    ap.add_argument("--batch", type=int, default=0, help="default: 256 (rf-mlp, realnvp-mlp), 64 (the others)")
+    ap.add_argument("--batch", type=int, default=0, help="default: 256 (rf-mlp, realnvp-mlp), 100 (vae-mlp, iwae-mlp), 64 (the others)")
     ap.add_argument("--steps", type=int, default=45, help="total steps, warm-up included")
     ap.add_argument("--warmup", type=int, default=5, help="steps before the clock starts")
     ap.add_argument("--threads", type=int, default=2)
@@ -707,7 +719,7 @@ def main():
         print(json.dumps(sample(args)))
         return
     if args.batch == 0:
-        args.batch = 256 if args.config in ("rf-mlp", "realnvp-mlp") else 64
+        args.batch = 256 if args.config in ("rf-mlp", "realnvp-mlp") else 100 if args.config in torch_vae.CONFIGS else 64
     if not 0 < args.warmup < args.steps:
         sys.exit("need 0 < --warmup < --steps")
     print(json.dumps(train(args)))
