@@ -14,8 +14,9 @@ import (
 	"genmod/train"
 )
 
-// encode and decode: the exact bijection of a model with the models.Codec
-// capability (normalizing flows) between the data and its latent z.
+// encode and decode: a models.Codec's map between the data and its latent
+// z: the exact bijection of a normalizing flow, or a VAE's posterior mean
+// (encode) and decoder mean (decode).
 
 func newEncodeCmd() *cobra.Command {
 	var runDir, input, split, out string
@@ -24,9 +25,10 @@ func newEncodeCmd() *cobra.Command {
 	var noEMA bool
 	cmd := &cobra.Command{
 		Use:   "encode",
-		Short: "Map data to its latent z = f⁻¹(x) with an invertible model (flows) and write z as NPY",
+		Short: "Map data to its latent z (flows: z = f⁻¹(x); VAEs: the posterior mean) and write z as NPY",
 		Long: `encode runs a trained model's exact inverse (normalizing flows: nice,
-realnvp, glow, maf, planar, radial) on rows of a NPY or CSV file, or on the
+realnvp, glow, maf, planar, radial) or a VAE's encoder (the posterior mean
+μ(x), --latent values per row) on rows of a NPY or CSV file, or on the
 run's own train/test split, and writes one latent row per input row as NPY.
 It also prints the mean exact log-likelihood of the rows, and for images
 trained with --dequantize their bits per dimension (the standard
@@ -66,10 +68,11 @@ scaling to [-1, 1]), so ` + "`genmod decode`" + ` of the result gives the pixels
 			if s.Store.NumVariables() != before {
 				return errors.New("encoding created new variables: the checkpoint does not match the model code")
 			}
-			if err := data.WriteNPY(out, z, rows, s.Info.Dim()); err != nil {
+			latent := models.LatentDim(s.Model, s.Info)
+			if err := data.WriteNPY(out, z, rows, latent); err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "encoded %d rows into %s (%d latent values each)\n", rows, out, s.Info.Dim())
+			fmt.Fprintf(os.Stderr, "encoded %d rows into %s (%d latent values each)\n", rows, out, latent)
 			if lp, ok := s.Model.(models.LogProber); ok {
 				logp, err := lp.LogProb(rt, x, rows)
 				if err != nil {
@@ -96,8 +99,9 @@ func newDecodeCmd() *cobra.Command {
 	var noEMA bool
 	cmd := &cobra.Command{
 		Use:   "decode",
-		Short: "Map latents z back to data x = f(z) with an invertible model (flows); write PNG, NPY or CSV",
-		Long: `decode runs a trained normalizing flow forward on latent rows (a NPY or CSV
+		Short: "Map latents z back to data (flows: x = f(z); VAEs: the decoder's mean); write PNG, NPY or CSV",
+		Long: `decode runs a trained normalizing flow forward, or a VAE's decoder (its
+mean E[x|z]), on latent rows (a NPY or CSV
 file, e.g. written by ` + "`genmod encode`" + ` and then edited or interpolated) and
 writes the data rows: images as a PNG grid or as pixel/255 rows in [0, 1]
 (NPY/CSV), vectors as rows.`,
@@ -122,8 +126,8 @@ writes the data rows: images as a PNG grid or as pixel/255 rows in [0, 1]
 			if err != nil {
 				return err
 			}
-			if cols != s.Info.Dim() {
-				return fmt.Errorf("%s: rows have %d values, the model's latents have %d", input, cols, s.Info.Dim())
+			if latent := models.LatentDim(s.Model, s.Info); cols != latent {
+				return fmt.Errorf("%s: rows have %d values, the model's latents have %d", input, cols, latent)
 			}
 			before := s.Store.NumVariables()
 			x, err := codec.Decode(s.Runtime(!noEMA), z, rows)
@@ -159,7 +163,7 @@ func openCodec(runDir, backend string) (*train.Session, models.Codec, error) {
 	}
 	c, ok := s.Model.(models.Codec)
 	if !ok {
-		return nil, nil, fmt.Errorf("model %s is not invertible: encode and decode need a normalizing flow (nice, realnvp, glow, maf, planar, radial)", s.Run.Config.Model)
+		return nil, nil, fmt.Errorf("model %s has no latent code: encode and decode need a normalizing flow (nice, realnvp, glow, maf, planar, radial) or a VAE (vae, iwae)", s.Run.Config.Model)
 	}
 	return s, c, nil
 }
