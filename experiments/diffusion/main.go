@@ -10,18 +10,15 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"time"
 
 	"genmod/eval"
-	"genmod/internal/fsutil"
+	"genmod/experiments/internal/expt"
 	"genmod/models"
 	_ "genmod/models/all"
 	"genmod/train"
@@ -47,61 +44,18 @@ var results []Row
 
 func main() {
 	flag.Parse()
-	if err := os.MkdirAll(*outDir, 0o755); err != nil {
-		fail(err)
+	parts := []expt.Part{
+		{Name: "ddim", Run: ddimVsDDPM}, {Name: "tsampling", Run: tSampling}, {Name: "reflow", Run: reflow},
+		{Name: "distill", Run: distill}, {Name: "cfg", Run: cfgSweep},
+		{Name: "ddim-images", Run: ddimImages}, {Name: "cfg-images", Run: cfgImages},
 	}
-	exps := []struct {
-		name string
-		run  func() error
-	}{
-		{"ddim", ddimVsDDPM}, {"tsampling", tSampling}, {"reflow", reflow}, {"distill", distill}, {"cfg", cfgSweep},
-		{"ddim-images", ddimImages}, {"cfg-images", cfgImages},
-	}
-	for _, e := range exps {
-		if *only != "" && *only != e.name {
-			continue
-		}
-		start := time.Now()
-		fmt.Printf("== %s\n", e.name)
-		if err := e.run(); err != nil {
-			fail(fmt.Errorf("%s: %w", e.name, err))
-		}
-		fmt.Printf("== %s done in %s\n", e.name, time.Since(start).Round(time.Second))
-		if err := save(); err != nil {
-			fail(err)
-		}
-	}
-}
-
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, "error:", err)
-	os.Exit(1)
+	expt.Main(*outDir, *only, parts, save)
 }
 
 // save merges this invocation's rows into results.json (rows of experiments
 // not re-run are kept).
 func save() error {
-	path := filepath.Join(*outDir, "results.json")
-	var old []Row
-	if buf, err := os.ReadFile(path); err == nil {
-		_ = json.Unmarshal(buf, &old)
-	}
-	done := map[string]bool{}
-	for _, r := range results {
-		done[r.Experiment] = true
-	}
-	var all []Row
-	for _, r := range old {
-		if !done[r.Experiment] {
-			all = append(all, r)
-		}
-	}
-	all = append(all, results...)
-	buf, err := json.MarshalIndent(all, "", "  ")
-	if err != nil {
-		return err
-	}
-	return fsutil.WriteBytesAtomic(path, append(buf, '\n'))
+	return expt.MergeRows(filepath.Join(*outDir, "results.json"), results, func(r Row) string { return r.Experiment })
 }
 
 func steps(n int) int {
@@ -113,22 +67,7 @@ func steps(n int) int {
 
 // trainRun trains cfg into workDir/name unless a finished run is there.
 func trainRun(name string, cfg train.Config) (string, error) {
-	cfg.Out = filepath.Join(*workDir, name)
-	if run, err := train.OpenRun(cfg.Out); err == nil {
-		if s, err := train.Open(cfg.Out, ""); err == nil && s.Step >= run.Config.Steps {
-			fmt.Printf("   reusing %s (step %d)\n", cfg.Out, s.Step)
-			return cfg.Out, nil
-		}
-		if err := os.RemoveAll(cfg.Out); err != nil {
-			return "", err
-		}
-	}
-	start := time.Now()
-	if _, err := train.Train(context.Background(), cfg, train.Options{Log: io.Discard}); err != nil {
-		return "", err
-	}
-	fmt.Printf("   trained %s: %d steps in %s\n", name, cfg.Steps, time.Since(start).Round(time.Second))
-	return cfg.Out, nil
+	return expt.Runs{Dir: *workDir}.Trained(name, cfg, 0)
 }
 
 // moons is the 2-D configuration the experiments share: an unconditional

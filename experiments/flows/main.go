@@ -14,15 +14,12 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"image"
 	"image/draw"
 	"image/png"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -31,6 +28,7 @@ import (
 	"time"
 
 	"genmod/eval"
+	"genmod/experiments/internal/expt"
 	"genmod/internal/fsutil"
 	"genmod/models"
 	_ "genmod/models/all"
@@ -50,9 +48,6 @@ var (
 	noTrain   = flag.Bool("no-train", false, "only measure the runs already in -work; skip the others")
 )
 
-// errSkipped is trainRun's answer under -no-train for a run not there.
-var errSkipped = errors.New("not trained (-no-train)")
-
 // Row is one measured cell: a model on a dataset.
 type Row struct {
 	Experiment string             `json:"experiment"`
@@ -66,55 +61,16 @@ var results []Row
 
 func main() {
 	flag.Parse()
-	if err := os.MkdirAll(*outDir, 0o755); err != nil {
-		fail(err)
-	}
-	for _, p := range []struct {
-		name string
-		run  func() error
-	}{{"2d", twoD}, {"images", images}} {
-		if *only != "" && *only != p.name {
-			continue
-		}
-		start := time.Now()
-		fmt.Printf("== %s\n", p.name)
-		if err := p.run(); err != nil {
-			fail(fmt.Errorf("%s: %w", p.name, err))
-		}
-		fmt.Printf("== %s done in %s\n", p.name, time.Since(start).Round(time.Second))
-	}
-}
-
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, "error:", err)
-	os.Exit(1)
+	// The parts save their rows as they go (after every cell).
+	parts := []expt.Part{{Name: "2d", Run: twoD}, {Name: "images", Run: images}}
+	expt.Main(*outDir, *only, parts, nil)
 }
 
 // save merges this invocation's rows into flows.json (rows of other
 // model/data pairs are kept).
 func save() error {
-	path := filepath.Join(*outDir, "flows.json")
-	var old []Row
-	if buf, err := os.ReadFile(path); err == nil {
-		_ = json.Unmarshal(buf, &old)
-	}
 	key := func(r Row) string { return r.Experiment + "/" + r.Model + "/" + r.Data }
-	done := map[string]bool{}
-	for _, r := range results {
-		done[key(r)] = true
-	}
-	var all []Row
-	for _, r := range old {
-		if !done[key(r)] {
-			all = append(all, r)
-		}
-	}
-	all = append(all, results...)
-	buf, err := json.MarshalIndent(all, "", "  ")
-	if err != nil {
-		return err
-	}
-	return fsutil.WriteBytesAtomic(path, append(buf, '\n'))
+	return expt.MergeRows(filepath.Join(*outDir, "flows.json"), results, key)
 }
 
 func pick(list string, all []string) []string {
@@ -178,48 +134,11 @@ func steps(n int) int {
 	return n
 }
 
-// runDone reports whether dir holds a run whose newest checkpoint is at
-// its last step, or (wallBudget) any checkpoint: image runs stop on time.
-func runDone(dir string, wallBudget bool) bool {
-	run, err := train.OpenRun(dir)
-	if err != nil {
-		return false
-	}
-	s, err := train.Open(dir, "")
-	if err != nil {
-		return false
-	}
-	return s.Step >= run.Config.Steps || (wallBudget && s.Step > 0)
-}
-
-// trainRun trains cfg into workDir/name unless a finished run is there.
-// A positive budget stops the training loop after that long (the trainer
-// saves a checkpoint at the step it reached).
+// trainRun trains cfg into workDir/name unless a finished run is there
+// (see expt.Runs.Trained for the budget). Under -no-train it does not train:
+// its answer for a run not there is expt.ErrSkipped.
 func trainRun(name string, cfg train.Config, budget time.Duration) (string, error) {
-	cfg.Out = filepath.Join(*workDir, name)
-	if runDone(cfg.Out, budget > 0) {
-		fmt.Printf("   reusing %s\n", cfg.Out)
-		return cfg.Out, nil
-	}
-	if *noTrain {
-		return "", errSkipped
-	}
-	if err := os.RemoveAll(cfg.Out); err != nil {
-		return "", err
-	}
-	ctx := context.Background()
-	if budget > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, budget)
-		defer cancel()
-	}
-	start := time.Now()
-	_, err := train.Train(ctx, cfg, train.Options{Log: io.Discard})
-	if err != nil && !(budget > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded)) {
-		return "", err
-	}
-	fmt.Printf("   trained %s in %s\n", name, time.Since(start).Round(time.Second))
-	return cfg.Out, nil
+	return expt.Runs{Dir: *workDir, NoTrain: *noTrain}.Trained(name, cfg, budget)
 }
 
 // trainWall is the training loop's wall time and last step, from metrics.jsonl.
@@ -430,7 +349,7 @@ func images() error {
 	for _, data := range pick(*dataList, datasetsImages) {
 		for _, name := range pick(*modelList, modelsImages) {
 			run, err := trainRun(fmt.Sprintf("img-%s-%s", name, data), imageConfig(name, data), budget)
-			if errors.Is(err, errSkipped) {
+			if errors.Is(err, expt.ErrSkipped) {
 				fmt.Printf("   %s on %s: no run, skipped\n", name, data)
 				continue
 			}
