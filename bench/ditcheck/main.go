@@ -22,15 +22,10 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"genmod/bench/internal/mirror"
 	"genmod/internal/engine"
 	"genmod/nn"
 )
-
-type variable struct {
-	Path  string    `json:"path"`
-	Shape []int     `json:"shape"`
-	Data  []float32 `json:"data"`
-}
 
 func main() {
 	if err := run(); err != nil {
@@ -65,11 +60,7 @@ func run() error {
 	// Random weights everywhere (the adaLN and output layers start at 0,
 	// which would hide most of the network): matrices uniform with variance
 	// 1/fan-in, biases ±0.1, class embeddings ±1.
-	var vars []variable
-	for v := range store.IterVariables() {
-		if !v.Trainable {
-			continue // the random-number state
-		}
+	vars, err := mirror.Randomize(store, func(v *model.Variable) []float32 {
 		dims := v.Shape().Dimensions
 		scale := 0.1
 		switch {
@@ -82,10 +73,10 @@ func run() error {
 		for i := range data {
 			data[i] = float32(scale * (2*rng.Float64() - 1))
 		}
-		if err := v.SetValue(tensors.FromFlatDataAndDimensions(data, dims...)); err != nil {
-			return err
-		}
-		vars = append(vars, variable{Path: v.Path(), Shape: dims, Data: data})
+		return data
+	})
+	if err != nil {
+		return err
 	}
 	out, err := model.CallOnce(backend, store, net, xs, ts, ls)
 	if err != nil {

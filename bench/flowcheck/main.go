@@ -29,16 +29,11 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"genmod/bench/internal/mirror"
 	"genmod/internal/engine"
 	"genmod/models"
 	"genmod/models/flow"
 )
-
-type variable struct {
-	Path  string    `json:"path"`
-	Shape []int     `json:"shape"`
-	Data  []float32 `json:"data"`
-}
 
 func main() {
 	kind := flag.String("model", "glow", "realnvp (vectors [2]) or glow (images [28,28,1])")
@@ -129,11 +124,7 @@ func run(kind string) error {
 	// variance 1/fan-in (the last layers' a hundredth of it), vectors ±0.1;
 	// the LU factors of the 1x1 convs get ±0.1 added to every entry (their
 	// masked parts too, so the masks are tested).
-	var vars []variable
-	for v := range store.IterVariables() {
-		if !v.Trainable {
-			continue // the random-number state
-		}
+	vars, err := mirror.Randomize(store, func(v *model.Variable) []float32 {
 		vd := v.Shape().Dimensions
 		old := tensors.MustCopyFlatData[float32](v.MustValue())
 		data := make([]float32, len(old))
@@ -154,10 +145,10 @@ func run(kind string) error {
 				data[i] = float32(0.1 * u)
 			}
 		}
-		if err := v.SetValue(tensors.FromFlatDataAndDimensions(data, vd...)); err != nil {
-			return err
-		}
-		vars = append(vars, variable{Path: p, Shape: vd, Data: data})
+		return data
+	})
+	if err != nil {
+		return err
 	}
 	out, err := model.CallOnceN(backend, store, eval, xs)
 	if err != nil {
