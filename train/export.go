@@ -96,12 +96,16 @@ func Export(dir, out, backend string, o ExportOptions) (*ExportInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer s.Close()
 	return s.Export(out, o)
 }
 
 // Export writes the session's model weights to out (see ExportOptions).
 // The file appears complete or not at all.
 func (s *Session) Export(out string, o ExportOptions) (*ExportInfo, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
 	if err := o.validate(out); err != nil {
 		return nil, err
 	}
@@ -141,6 +145,9 @@ func (s *Session) Export(out string, o ExportOptions) (*ExportInfo, error) {
 // copies or the raw weights (weights "" picks EMA when the run kept it),
 // and which weights it read.
 func (s *Session) ModelTensors(weights string) ([]safetensors.Tensor, string, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, "", err
+	}
 	switch weights {
 	case "":
 		weights = WeightsRaw

@@ -41,6 +41,9 @@ type Samples struct {
 
 // Sample draws from the session's model.
 func (s *Session) Sample(o SampleOptions) (*Samples, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
 	sampler, ok := s.Model.(models.Sampler)
 	if !ok {
 		return nil, fmt.Errorf("model %s cannot draw samples", s.Run.Config.Model)
@@ -108,6 +111,9 @@ func (s *Session) Sample(o SampleOptions) (*Samples, error) {
 // class for conditional models, or a 2D scatter beside the training data),
 // "npy" or "csv" (one sample per row).
 func (s *Session) WriteSamples(path, format string, sm *Samples, title string) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
 	dim := s.Info.Dim()
 	switch format {
 	case "npy":
@@ -206,6 +212,9 @@ func FormatFromPath(path string) string {
 // data's own space, for models with the LogProber capability. Rows of the
 // wrong width or with non-finite values are errors naming the row.
 func (s *Session) LogProb(x []float32, n, cols int) ([]float64, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
 	lp, ok := s.Model.(models.LogProber)
 	if !ok {
 		return nil, fmt.Errorf("model %s has no exact likelihood (models with one: normalizing flows and the diffusion family, via the probability-flow ODE)", s.Run.Config.Model)
@@ -239,6 +248,9 @@ func (s *Session) LogProb(x []float32, n, cols int) ([]float64, error) {
 // WriteDensity draws the model's exact density exp(log p) of 2D data as a
 // heat map over the data's range, to path.
 func (s *Session) WriteDensity(path string, res int) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
 	if s.Info.Dim() != 2 || s.Info.IsImage() {
 		return fmt.Errorf("a density map needs 2-D data; this run's data has shape %v", s.Info.Shape)
 	}

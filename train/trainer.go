@@ -56,6 +56,7 @@ func Train(ctx context.Context, cfg Config, opts Options) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer s.Close()
 	batcher, err := s.newBatcher()
 	if err != nil {
 		return nil, err
@@ -82,6 +83,7 @@ func Resume(ctx context.Context, dir string, opts Options) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer s.Close()
 	log := opts.logger()
 	batcher, err := s.newBatcher()
 	if err != nil {
