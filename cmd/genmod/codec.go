@@ -52,6 +52,7 @@ scaling to [-1, 1]), so ` + "`genmod decode`" + ` of the result gives the pixels
 			if err != nil {
 				return err
 			}
+			defer s.Close()
 			x, rows, err := encodeInput(s, input, split, n)
 			if err != nil {
 				return err
@@ -126,6 +127,7 @@ writes the data rows: images as a PNG grid or as pixel/255 rows in [0, 1]
 			if err != nil {
 				return err
 			}
+			defer s.Close()
 			if latent := models.LatentDim(s.Model, s.Info); cols != latent {
 				return fmt.Errorf("%s: rows have %d values, the model's latents have %d", input, cols, latent)
 			}
@@ -163,6 +165,7 @@ func openCodec(runDir, backend string) (*train.Session, models.Codec, error) {
 	}
 	c, ok := s.Model.(models.Codec)
 	if !ok {
+		s.Close()
 		return nil, nil, fmt.Errorf("model %s has no latent code: encode and decode need a normalizing flow (nice, realnvp, glow, maf, planar, radial) or a VAE (vae, iwae)", s.Run.Config.Model)
 	}
 	return s, c, nil

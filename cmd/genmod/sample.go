@@ -44,6 +44,7 @@ func newSampleCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer s.Close()
 			if term.IsTerminal(int(os.Stderr.Fd())) {
 				o.Progress = func(done, total int) {
 					fmt.Fprintf(os.Stderr, "\r  sampling: step %d/%d", done, total)

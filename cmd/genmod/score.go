@@ -39,6 +39,7 @@ training data's width. Images are rows of H·W·C values in [0, 1]
 				if err != nil {
 					return err
 				}
+				defer s.Close()
 				if err := s.WriteDensity(density, 200); err != nil {
 					return err
 				}
@@ -53,6 +54,7 @@ training data's width. Images are rows of H·W·C values in [0, 1]
 			if err != nil {
 				return err
 			}
+			defer s.Close()
 			lp, err := s.LogProb(x, rows, cols)
 			if err != nil {
 				return fmt.Errorf("%s: %w", input, err)
