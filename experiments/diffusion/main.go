@@ -86,6 +86,7 @@ func evaluate(run string, so train.SampleOptions) (map[string]float64, []float32
 	if err != nil {
 		return nil, nil, err
 	}
+	defer s.Close()
 	const n = 2000
 	so.N, so.Class = n, -1
 	if so.Labels == nil && s.Test.Y != nil {
@@ -134,6 +135,7 @@ func floor(run string) (map[string]float64, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer s.Close()
 	const n = 2000
 	return pointMetrics(rows(s.Test.X, n), rows(s.Train.X, n))
 }
@@ -255,6 +257,7 @@ func straightness(run string) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
+	defer s.Close()
 	m, ok := s.Model.(interface {
 		Straightness(rt *models.Runtime, req models.SampleRequest, steps int) (float64, error)
 	})
@@ -360,6 +363,7 @@ func cfgSweep() error {
 	if err != nil {
 		return err
 	}
+	defer s.Close()
 	const n = 2000
 	labels := s.Test.Y[:n]
 	var panels []viz.Panel
@@ -427,6 +431,7 @@ func imageEval(run string, n int, so train.SampleOptions) (map[string]float64, e
 	if err != nil {
 		return nil, err
 	}
+	defer s.Close()
 	rep, err := eval.Evaluate(s, eval.Options{Metrics: []string{"fd", "kid", "acc"}, N: n, Sample: so, Seed: 1})
 	if err != nil {
 		return nil, err
@@ -461,6 +466,7 @@ func classRows(run, name, title string, settings []train.SampleOptions, labels [
 	if err != nil {
 		return err
 	}
+	defer s.Close()
 	var all []float32
 	for _, so := range settings {
 		so.N, so.Class, so.Seed = 10, -1, 11

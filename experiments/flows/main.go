@@ -209,12 +209,15 @@ func twoD() error {
 				return err
 			}
 			testX = s.Test.X
-			rep, err := eval.Evaluate(s, eval.Options{Metrics: []string{"nll"}, N: s.Test.Len(), Seed: 1})
+			testN := s.Test.Len()
+			rep, err := eval.Evaluate(s, eval.Options{Metrics: []string{"nll"}, N: testN, Seed: 1})
 			if err != nil {
+				s.Close()
 				return fmt.Errorf("%s on %s: %w", name, data, err)
 			}
 			nll := rep.Results[0].Value
 			lp, err := s.Model.(models.LogProber).LogProb(s.Runtime(true), pts, len(pts)/2)
+			s.Close() // done with the model: its weights and data go before the next run's
 			if err != nil {
 				return fmt.Errorf("%s on %s, density grid: %w", name, data, err)
 			}
@@ -222,8 +225,8 @@ func twoD() error {
 			for _, v := range lp {
 				mass += math.Exp(v) * cell
 			}
-			m := map[string]float64{"nll": nll, "grid_mass": mass, "train_seconds": sec, "steps": float64(cfg.Steps), "test_n": float64(s.Test.Len())}
-			if t, ok := trueNLL(data, s.Test.X); ok {
+			m := map[string]float64{"nll": nll, "grid_mass": mass, "train_seconds": sec, "steps": float64(cfg.Steps), "test_n": float64(testN)}
+			if t, ok := trueNLL(data, testX); ok {
 				m["true_nll"] = t
 			}
 			results = append(results, Row{Experiment: "2d", Model: name, Data: data, Budget: b.String(), Metrics: m})
@@ -370,6 +373,8 @@ func images() error {
 				n = 100
 			}
 			rep, err := eval.Evaluate(s, eval.Options{Metrics: []string{"nll"}, N: n, Seed: 1})
+			trainLen := s.Train.Len()
+			s.Close() // done with the model: its weights and data go before the next run's
 			if err != nil {
 				return fmt.Errorf("%s on %s: %w", name, data, err)
 			}
@@ -383,7 +388,7 @@ func images() error {
 			m := map[string]float64{"bits_per_dim": bpd, "train_seconds": sec, "steps": float64(step), "images_seen": float64(step * s.Run.Config.Batch),
 				"test_n": float64(n), "train_bpd_last": tail, "bpd_per_decade": slope}
 			budgetText := fmt.Sprintf("%.0f s wall: %d steps × batch %d (%.2f epochs), lr %g constant after %d warm-up steps", sec, step, s.Run.Config.Batch,
-				float64(step*s.Run.Config.Batch)/float64(s.Train.Len()), s.Run.Config.LR, s.Run.Config.Warmup)
+				float64(step*s.Run.Config.Batch)/float64(trainLen), s.Run.Config.LR, s.Run.Config.Warmup)
 			results = append(results, Row{Experiment: "images", Model: name, Data: data, Budget: budgetText, Metrics: m})
 			fmt.Printf("   %-8s %-13s %.3f bits/dim (n=%d) after %s; train curve %.3f, %.3f bits/dim per 10x steps\n", name, data, bpd, n, budgetText, tail, slope)
 			if err := save(); err != nil {

@@ -145,6 +145,7 @@ func Finished(dir string, anyStep bool) (step int, ok bool) {
 	if err != nil {
 		return 0, false
 	}
+	defer s.Close()
 	return s.Step, s.Step >= run.Config.Steps || (anyStep && s.Step > 0)
 }
 
