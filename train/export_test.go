@@ -31,6 +31,7 @@ func TestExportRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer s.Close()
 	var want []string // the model's variables: trainable, outside the EMA scope
 	for v := range s.Store.IterVariables() {
 		if v.Trainable && !strings.HasPrefix(v.Path(), "/ema/") {
