@@ -3,7 +3,6 @@ package train
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"genmod/internal/engine"
+	"genmod/internal/fsutil"
 	"genmod/internal/safetensors"
 )
 
@@ -70,19 +70,10 @@ func (o *ExportOptions) validate(out string) error {
 	if o.Weights != "" && o.Weights != WeightsEMA && o.Weights != WeightsRaw {
 		return fmt.Errorf("unknown weights %q (valid: %s, %s)", o.Weights, WeightsEMA, WeightsRaw)
 	}
-	if out == "" {
-		return errors.New("no output file given")
-	}
-	st, err := os.Stat(out)
-	switch {
-	case err == nil && st.IsDir():
+	if st, err := os.Stat(out); err == nil && st.IsDir() {
 		return fmt.Errorf("output %s is a directory; give a file name such as %s", out, strings.TrimSuffix(out, "/")+"/model.safetensors")
-	case err == nil && !o.Force:
-		return fmt.Errorf("output %s already exists; choose another name or replace it with --force", out)
-	case err != nil && !errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("output %s: %w", out, err)
 	}
-	return nil
+	return fsutil.CheckOutput(out, o.Force) // the rule of every command's output files
 }
 
 // Export opens the run in dir (its newest checkpoint) and writes its model
