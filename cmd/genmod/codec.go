@@ -22,7 +22,7 @@ func newEncodeCmd() *cobra.Command {
 	var runDir, input, split, out string
 	var n int
 	var seed int64
-	var noEMA bool
+	var noEMA, force bool
 	cmd := &cobra.Command{
 		Use:   "encode",
 		Short: "Map data to its latent z (flows: z = f⁻¹(x); VAEs: the posterior mean) and write z as NPY",
@@ -47,6 +47,9 @@ scaling to [-1, 1]), so ` + "`genmod decode`" + ` of the result gives the pixels
 			}
 			if n < 0 {
 				return fmt.Errorf("--n must be >= 0, got %d", n)
+			}
+			if err := checkOutputs(force, out); err != nil {
+				return err
 			}
 			s, codec, err := openCodec(runDir, backendFlag(cmd))
 			if err != nil {
@@ -90,6 +93,7 @@ scaling to [-1, 1]), so ` + "`genmod decode`" + ` of the result gives the pixels
 	f.StringVar(&split, "split", "", "encode the run's dataset instead: train or test")
 	f.IntVar(&n, "n", 0, "encode only the first n rows (0: all)")
 	f.StringVar(&out, "out", "", "output NPY file of latents, one row per input row")
+	f.BoolVar(&force, "force", false, forceUsage)
 	f.Int64Var(&seed, "seed", 1, "seed of the uniform dequantization noise (images trained with --dequantize)")
 	f.BoolVar(&noEMA, "no-ema", false, "use the raw weights instead of their moving average")
 	return cmd
@@ -97,7 +101,7 @@ scaling to [-1, 1]), so ` + "`genmod decode`" + ` of the result gives the pixels
 
 func newDecodeCmd() *cobra.Command {
 	var runDir, input, out, format string
-	var noEMA bool
+	var noEMA, force bool
 	cmd := &cobra.Command{
 		Use:   "decode",
 		Short: "Map latents z back to data (flows: x = f(z); VAEs: the decoder's mean); write PNG, NPY or CSV",
@@ -118,6 +122,9 @@ writes the data rows: images as a PNG grid or as pixel/255 rows in [0, 1]
 			}
 			if format != "png" && format != "npy" && format != "csv" {
 				return fmt.Errorf("unknown format %q (valid: png, npy, csv)", format)
+			}
+			if err := checkOutputs(force, out); err != nil {
+				return err
 			}
 			z, rows, cols, err := readRows(input)
 			if err != nil {
@@ -153,6 +160,7 @@ writes the data rows: images as a PNG grid or as pixel/255 rows in [0, 1]
 	f.StringVar(&input, "input", "", "latent rows: FILE.npy, FILE.csv, npy:FILE or csv:FILE")
 	f.StringVar(&out, "out", "", "output file: .png (images, 2-D points), .npy or .csv")
 	f.StringVar(&format, "format", "", "png, npy or csv (default: from the --out extension)")
+	f.BoolVar(&force, "force", false, forceUsage)
 	f.BoolVar(&noEMA, "no-ema", false, "use the raw weights instead of their moving average")
 	return cmd
 }

@@ -48,7 +48,7 @@ func TestEncodeDecodeVectors(t *testing.T) {
 	if moved < 1e-2 {
 		t.Errorf("z equals x: the trained flow is the identity?")
 	}
-	if out, err := genmod(t, "decode", "--run", run, "--input", writeFile(t, dir, "w.csv", "1,2,3\n"), "--out", back); err == nil || !strings.Contains(out, "latents have 2") {
+	if out, err := genmod(t, "decode", "--run", run, "--input", writeFile(t, dir, "w.csv", "1,2,3\n"), "--out", back, "--force"); err == nil || !strings.Contains(out, "latents have 2") {
 		t.Errorf("3-wide latents for a 2-D model: %v\n%s", err, out)
 	}
 	if out, err := genmod(t, "encode", "--run", run, "--input", pts); err == nil || !strings.Contains(out, "--out") {

@@ -49,6 +49,6 @@ length, the JSON header and the raw little-endian float32 data.`,
 	f.StringVar(&out, "out", "", "output file")
 	f.StringVar(&o.Format, "format", train.FormatSafetensors, "export format: safetensors")
 	f.StringVar(&o.Weights, "weights", "", "ema or raw (default: ema when the run kept EMA weights)")
-	f.BoolVar(&o.Force, "force", false, "replace an existing output file")
+	f.BoolVar(&o.Force, "force", false, forceUsage)
 	return cmd
 }

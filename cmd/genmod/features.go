@@ -23,6 +23,7 @@ const weightsDir = "eval/features/weights"
 func newTrainFeaturesCmd() *cobra.Command {
 	var dataset, out string
 	var fdN int
+	var force bool
 	o := features.TrainOptions{}
 	cmd := &cobra.Command{
 		Use:   "train-features",
@@ -40,8 +41,9 @@ weights: 4 epochs, about 15 CPU-minutes per dataset (on a 2-core machine
 shared with other work it took 22 minutes).
 
 Run from the repository root, the file goes to ` + weightsDir + `/DATASET.safetensors,
-where the next build of genmod embeds it; elsewhere give --out.`,
-		Example: `  genmod eval train-features --data fashion-mnist
+where the next build of genmod embeds it (--force replaces the one there);
+elsewhere give --out.`,
+		Example: `  genmod eval train-features --data fashion-mnist --force   # retrain the committed weights
   genmod eval train-features --data mnist --epochs 2 --out /tmp/mnist.safetensors`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -53,6 +55,9 @@ where the next build of genmod embeds it; elsewhere give --out.`,
 			}
 			if fdN < 2 {
 				return fmt.Errorf("--fd-n must be >= 2, got %d", fdN)
+			}
+			if err := checkOutputs(force, out); err != nil { // before minutes of training
+				return err
 			}
 			o.Backend = backendFlag(cmd)
 			train, test, err := data.Load(dataset, data.LoadOptions{DataDir: o.DataDir, MaxExamples: o.MaxExamples})
@@ -107,6 +112,7 @@ where the next build of genmod embeds it; elsewhere give --out.`,
 	f := cmd.Flags()
 	f.StringVar(&dataset, "data", "fashion-mnist", "dataset of 28x28x1 images with 10 classes: fashion-mnist, mnist or fashion-mnist-mini")
 	f.StringVar(&out, "out", "", "weights file (default "+weightsDir+"/DATA.safetensors, from the repository root)")
+	f.BoolVar(&force, "force", false, "replace an existing weights file (such as the committed one at the default --out)")
 	f.StringVar(&o.DataDir, "data-dir", "", "folder of the full dataset's files (default: its standard location)")
 	f.IntVar(&o.Epochs, "epochs", 4, "passes over the training split")
 	f.IntVar(&o.Steps, "steps", 0, "train exactly this many steps instead (0 = use --epochs)")

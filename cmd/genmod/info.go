@@ -35,6 +35,7 @@ func newModelsCmd() *cobra.Command {
 func newDataCmd() *cobra.Command {
 	var preview, dataDir string
 	var seed int64
+	var force bool
 	cmd := &cobra.Command{
 		Use:   "data [NAME]",
 		Short: "List datasets, or describe one (shape, counts, classes) and write a preview",
@@ -51,6 +52,9 @@ func newDataCmd() *cobra.Command {
 					fmt.Fprintf(w, "%s\t%s\n", n, data.Describe(n))
 				}
 				return w.Flush()
+			}
+			if err := checkOutputs(force, preview); err != nil {
+				return err
 			}
 			tr, te, err := data.Load(args[0], data.LoadOptions{DataDir: dataDir, Seed: seed})
 			if err != nil {
@@ -85,6 +89,7 @@ func newDataCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&preview, "preview", "", "write a PNG preview (image grid, one row per class, or 2D scatter)")
+	cmd.Flags().BoolVar(&force, "force", false, "replace an existing --preview file")
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "folder holding the full dataset's files")
 	cmd.Flags().Int64Var(&seed, "seed", 1, "seed for generated datasets")
 	return cmd

@@ -209,7 +209,7 @@ func TestDiffusionCommands(t *testing.T) {
 		"--batch", "64", "--hidden", "16,16", "--out", run); err != nil {
 		t.Fatalf("train: %v\n%s", err, out)
 	}
-	png := filepath.Join(dir, "s.png")
+	png := filepath.Join(dir, "s.png") // every sample replaces it: --force
 	for _, args := range [][]string{
 		{"--sampler", "ddim", "--steps", "5", "--eta", "0.5"},
 		{"--sampler", "ddpm", "--steps", "10", "--variance", "beta"},
@@ -217,7 +217,7 @@ func TestDiffusionCommands(t *testing.T) {
 		{"--sampler", "ode", "--rtol", "1e-2", "--atol", "1e-2"},
 		{"--sampler", "rk4", "--steps", "3"},
 	} {
-		if out, err := genmod(t, append([]string{"sample", "--run", run, "--n", "50", "--out", png}, args...)...); err != nil {
+		if out, err := genmod(t, append([]string{"sample", "--run", run, "--n", "50", "--out", png, "--force"}, args...)...); err != nil {
 			t.Errorf("sample %v: %v\n%s", args, err, out)
 		}
 	}
@@ -231,7 +231,7 @@ func TestDiffusionCommands(t *testing.T) {
 		{[]string{"--steps", "0"}, "--steps must be >= 1"},
 		{[]string{"--sampler", "euler", "--eta", "0.3"}, "ddim"},
 	} {
-		out, err := genmod(t, append([]string{"sample", "--run", run, "--n", "5", "--out", png}, c.args...)...)
+		out, err := genmod(t, append([]string{"sample", "--run", run, "--n", "5", "--out", png, "--force"}, c.args...)...)
 		if err == nil || !strings.Contains(out, c.want) || strings.Contains(out, "panic") {
 			t.Errorf("sample %v: %v, want an error saying %q\n%s", c.args, err, c.want, out)
 		}
@@ -258,7 +258,7 @@ func TestDiffusionCommands(t *testing.T) {
 		if out, err := genmod(t, append(append([]string{}, st.args...), "--run", run, "--out", dst)...); err != nil {
 			t.Fatalf("%v: %v\n%s", st.args, err, out)
 		}
-		if out, err := genmod(t, "sample", "--run", dst, "--n", "20", "--out", png); err != nil {
+		if out, err := genmod(t, "sample", "--run", dst, "--n", "20", "--out", png, "--force"); err != nil {
 			t.Errorf("sample the %s student: %v\n%s", st.args[0], err, out)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 func newSampleCmd() *cobra.Command {
 	var runDir, out, format string
+	var force bool
 	o := train.SampleOptions{}
 	cmd := &cobra.Command{
 		Use:   "sample",
@@ -39,6 +40,9 @@ func newSampleCmd() *cobra.Command {
 			}
 			if cmd.Flags().Changed("steps") && o.Steps < 1 {
 				return fmt.Errorf("--steps must be >= 1, got %d", o.Steps)
+			}
+			if err := checkOutputs(force, out); err != nil {
+				return err
 			}
 			s, err := train.Open(runDir, backendFlag(cmd))
 			if err != nil {
@@ -72,6 +76,7 @@ func newSampleCmd() *cobra.Command {
 	f.StringVar(&runDir, "run", "", "run folder written by `genmod train`")
 	f.StringVar(&out, "out", "", "output file")
 	f.StringVar(&format, "format", "", "png, npy or csv (default: from the --out extension)")
+	f.BoolVar(&force, "force", false, forceUsage)
 	f.IntVar(&o.N, "n", 100, "number of samples")
 	f.IntVar(&o.Steps, "steps", 0, "sampler steps (default 50; all T=1000 for --sampler ddpm on a ddpm model)")
 	f.StringVar(&o.Sampler, "sampler", "", "ddpm (ancestral), ddim, sde (Euler-Maruyama), euler, heun, rk4 or ode (adaptive rk45); default: the model's")

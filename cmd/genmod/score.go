@@ -17,6 +17,7 @@ import (
 
 func newScoreCmd() *cobra.Command {
 	var runDir, input, out, density string
+	var force bool
 	cmd := &cobra.Command{
 		Use:   "score",
 		Short: "Print the exact log-density log p(x) of every row of a NPY or CSV file (models with an exact likelihood)",
@@ -33,6 +34,9 @@ training data's width. Images are rows of H·W·C values in [0, 1]
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runDir == "" || (input == "" && density == "") {
 				return fmt.Errorf("give the run folder (--run DIR) and the rows to score (--input FILE.npy|FILE.csv) or --density FILE.png")
+			}
+			if err := checkOutputs(force, out, density); err != nil {
+				return err
 			}
 			if input == "" {
 				s, err := train.Open(runDir, backendFlag(cmd))
@@ -104,6 +108,7 @@ training data's width. Images are rows of H·W·C values in [0, 1]
 	f.StringVar(&input, "input", "", "rows to score: FILE.npy, FILE.csv, npy:FILE or csv:FILE")
 	f.StringVar(&out, "out", "", "write row,log_p as CSV here instead of standard output")
 	f.StringVar(&density, "density", "", "instead of scoring rows, draw the density of a 2-D model as a PNG heat map")
+	f.BoolVar(&force, "force", false, "replace an existing --out or --density file")
 	return cmd
 }
 
