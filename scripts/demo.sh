@@ -18,12 +18,12 @@ start=$SECONDS
 
 echo "== 1/2: rectified flow on moons ($MOONS_STEPS steps)"
 $BIN train --model rf --data moons --steps "$MOONS_STEPS" --batch 256 --lr 2e-3 --out "$OUT/moons"
-$BIN sample --run "$OUT/moons" --n 2000 --steps 50 --out "$OUT/moons.png"
+$BIN sample --run "$OUT/moons" --n 2000 --steps 50 --out "$OUT/moons.png" --force
 
 echo "== 2/2: class-conditional rectified flow on fashion-mnist-mini ($FM_STEPS steps)"
 $BIN train --model rf --data fashion-mnist-mini --steps "$FM_STEPS" --batch "$FM_BATCH" --lr 2e-3 \
   --label-dropout 0.1 --out "$OUT/fashion"
-$BIN sample --run "$OUT/fashion" --n 100 --steps 20 --cfg 2 --out "$OUT/fashion.png"
+$BIN sample --run "$OUT/fashion" --n 100 --steps 20 --cfg 2 --out "$OUT/fashion.png" --force
 
 echo
 echo "demo finished in $((SECONDS - start)) s:"
