@@ -87,6 +87,10 @@ func (f *featureSets) metric(name string, s *train.Session, n int, seed int64, p
 		}
 		r.Value = mean
 		r.Note = fmt.Sprintf("± %.2g (std over %d subsets of %d)", std, KIDSubsets, m)
+		if m == n {
+			// Every subset is the whole set: there is no spread to report.
+			r.Note = fmt.Sprintf("one set of %d (subsets of %d need n > %d)", n, KIDSubsetSize, KIDSubsetSize)
+		}
 	case "pr":
 		p, rc, err := PrecisionRecall(f.real, f.fake, DefaultPRK)
 		if err != nil {
