@@ -23,6 +23,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"genmod/eval"
 	"genmod/experiments/internal/expt"
@@ -41,6 +43,7 @@ var (
 	kMax    = flag.Int("k", 5000, "importance samples of the NLL estimate")
 	steps   = flag.Int("steps", 30000, "training steps of every model (batch 100: 50 epochs)")
 	noTrain = flag.Bool("no-train", false, "only measure the runs already finished in -work; skip the others")
+	runList = flag.String("runs", "", "comma-separated runs of objectives and pictures (default: all)")
 )
 
 // Row is one measured number.
@@ -77,6 +80,20 @@ var modelList = []model{
 	{"mnist-vae-planar8", "vae", 1, 8, "—  (Rezende & Mohamed: K = 80 ≤ 85.1, amortized flows)"},
 }
 
+// picked is modelList, or the runs named by -runs.
+func picked() []model {
+	if *runList == "" {
+		return modelList
+	}
+	var out []model
+	for _, m := range modelList {
+		if slices.Contains(strings.Split(*runList, ","), m.name) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 func config(m model) train.Config {
 	cfg := train.DefaultConfig()
 	cfg.Model, cfg.Data, cfg.Binarize = m.kind, "mnist", "dynamic"
@@ -111,7 +128,7 @@ func score(run string, k int, metrics ...string) (map[string]float64, error) {
 
 func objectives() error {
 	fmt.Printf("%-20s %12s %14s %10s  %s\n", "run", "-ELBO", fmt.Sprintf("-IWAE_%d", *kMax), "train", "published NLL")
-	for _, m := range modelList {
+	for _, m := range picked() {
 		run, err := trained(m)
 		if errors.Is(err, expt.ErrSkipped) {
 			fmt.Printf("%-20s not trained (-no-train)\n", m.name)
@@ -161,7 +178,7 @@ func bounds() error {
 
 // pictures writes 64 samples and 8 interpolations of 10 steps for each run.
 func pictures() error {
-	for _, m := range modelList {
+	for _, m := range picked() {
 		run, err := trained(m)
 		if errors.Is(err, expt.ErrSkipped) {
 			continue
