@@ -123,6 +123,9 @@ func (s *Session) Runtime(useEMA bool) *models.Runtime {
 }
 
 func (s *Session) hasEMA() bool {
+	if s.Store == nil { // closed (see Close)
+		return false
+	}
 	for v := range s.Store.IterVariables() {
 		if strings.HasPrefix(v.Path(), "/"+emaScope+"/") {
 			return true

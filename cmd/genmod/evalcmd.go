@@ -15,7 +15,7 @@ import (
 func newEvalCmd() *cobra.Command {
 	var runDir, out string
 	var metrics []string
-	var list bool
+	var list, force bool
 	o := eval.Options{}
 	cmd := &cobra.Command{
 		Use:   "eval",
@@ -71,10 +71,14 @@ Vectors and binarized images are scored in nats, other images in bits/dim
 			for _, m := range metrics {
 				o.Metrics = append(o.Metrics, strings.TrimSpace(m))
 			}
+			if err := checkOutputs(force, out); err != nil {
+				return err
+			}
 			s, err := train.Open(runDir, backendFlag(cmd))
 			if err != nil {
 				return err
 			}
+			defer s.Close()
 			o.Progress = func(msg string) { fmt.Fprintln(os.Stderr, " ", msg) }
 			rep, err := eval.Evaluate(s, o)
 			if err != nil {
@@ -95,7 +99,8 @@ Vectors and binarized images are scored in nats, other images in bits/dim
 	}
 	f := cmd.Flags()
 	f.StringVar(&runDir, "run", "", "run folder written by `genmod train`")
-	f.StringVar(&out, "out", "", "JSON report path (default RUN/eval.json)")
+	f.StringVar(&out, "out", "", "JSON report path (default RUN/eval.json, which each eval replaces)")
+	f.BoolVar(&force, "force", false, forceUsage)
 	f.StringSliceVar(&metrics, "metrics", nil, "comma-separated metrics (default: all that apply; see --list)")
 	f.BoolVar(&list, "list", false, "list the metrics and exit")
 	f.IntVar(&o.N, "n", 2000, "samples and test examples to use (capped by the test split)")
