@@ -103,3 +103,32 @@ func TestEncodeDecodeImages(t *testing.T) {
 		t.Errorf("only %d of %d pixels came back exactly", exact, len(xs))
 	}
 }
+
+// A VAE on binarized images: encode writes --latent values per row (the
+// posterior means), decode of them writes a PNG of decoder means, and
+// latents of the wrong width are refused.
+func TestEncodeDecodeVAE(t *testing.T) {
+	dir := t.TempDir()
+	run := filepath.Join(dir, "vae")
+	if out, err := genmod(t, "train", "--model", "vae", "--data", "fashion-mnist-mini", "--binarize", "static",
+		"--steps", "20", "--batch", "16", "--hidden", "32", "--latent", "6", "--out", run); err != nil {
+		t.Fatalf("train: %v\n%s", err, out)
+	}
+	z := filepath.Join(dir, "z.npy")
+	if out, err := genmod(t, "encode", "--run", run, "--split", "test", "--n", "5", "--out", z); err != nil {
+		t.Fatalf("encode: %v\n%s", err, out)
+	}
+	if _, rows, cols, err := data.ReadNPY(z); err != nil || rows != 5 || cols != 6 {
+		t.Fatalf("z.npy: %v, %dx%d, want 5x6", err, rows, cols)
+	}
+	png := filepath.Join(dir, "x.png")
+	if out, err := genmod(t, "decode", "--run", run, "--input", z, "--out", png); err != nil {
+		t.Fatalf("decode: %v\n%s", err, out)
+	}
+	if st, err := os.Stat(png); err != nil || st.Size() == 0 {
+		t.Fatalf("decode wrote no PNG: %v", err)
+	}
+	if out, err := genmod(t, "decode", "--run", run, "--input", writeFile(t, dir, "w.csv", "1,2,3\n"), "--out", png, "--force"); err == nil || !strings.Contains(out, "latents have 6") {
+		t.Errorf("3-wide latents for a 6-latent VAE: %v\n%s", err, out)
+	}
+}
