@@ -32,15 +32,7 @@ var (
 	only    = flag.String("only", "", "run one experiment: ddim, cfg, tsampling, reflow, distill, ddim-images, cfg-images")
 )
 
-// Row is one measured line of a results table.
-type Row struct {
-	Experiment string             `json:"experiment"`
-	Run        string             `json:"run"`
-	Setting    string             `json:"setting"`
-	Metrics    map[string]float64 `json:"metrics"`
-}
-
-var results []Row
+var results []expt.Row
 
 func main() {
 	flag.Parse()
@@ -55,7 +47,7 @@ func main() {
 // save merges this invocation's rows into results.json (rows of experiments
 // not re-run are kept).
 func save() error {
-	return expt.MergeRows(filepath.Join(*outDir, "results.json"), results, func(r Row) string { return r.Experiment })
+	return expt.MergeRows(filepath.Join(*outDir, "results.json"), results, func(r expt.Row) string { return r.Experiment })
 }
 
 func steps(n int) int {
@@ -149,7 +141,7 @@ func rows(x []float32, n int) [][]float64 {
 }
 
 func record(exp, run, setting string, m map[string]float64) {
-	results = append(results, Row{Experiment: exp, Run: filepath.Base(run), Setting: setting, Metrics: m})
+	results = append(results, expt.Row{Experiment: exp, Run: filepath.Base(run), Setting: setting, Metrics: m})
 	fmt.Printf("   %-28s", setting)
 	for _, k := range []string{"w2", "mmd", "swd", "sample_seconds", "accuracy", "straightness"} {
 		if v, ok := m[k]; ok {

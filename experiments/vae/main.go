@@ -46,15 +46,7 @@ var (
 	runList = flag.String("runs", "", "comma-separated runs of objectives and pictures (default: all)")
 )
 
-// Row is one measured number.
-type Row struct {
-	Experiment string             `json:"experiment"`
-	Run        string             `json:"run"`
-	Setting    string             `json:"setting"`
-	Metrics    map[string]float64 `json:"metrics"`
-}
-
-var results []Row
+var results []expt.Row
 
 func main() {
 	flag.Parse()
@@ -62,7 +54,7 @@ func main() {
 		*nTest, *kMax, *steps = 50, 50, 200
 	}
 	save := func() error {
-		return expt.MergeRows(filepath.Join(*outDir, "vae.json"), results, func(r Row) string { return r.Experiment + "/" + r.Run + "/" + r.Setting })
+		return expt.MergeRows(filepath.Join(*outDir, "vae.json"), results, expt.Row.Key)
 	}
 	expt.Main(*outDir, *only, []expt.Part{{Name: "objectives", Run: objectives}, {Name: "bounds", Run: bounds}, {Name: "pictures", Run: pictures}}, save)
 }
@@ -150,7 +142,7 @@ func objectives() error {
 		}
 		got["train_seconds"] = ms[len(ms)-1].Elapsed
 		got["steps"] = float64(ms[len(ms)-1].Step)
-		results = append(results, Row{"objectives", m.name, fmt.Sprintf("k=%d", *kMax), got})
+		results = append(results, expt.Row{Experiment: "objectives", Run: m.name, Setting: fmt.Sprintf("k=%d", *kMax), Metrics: got})
 		fmt.Printf("%-20s %12.2f %14.2f %9.0fs  %s\n", m.name, got["elbo"], got["iwae"], got["train_seconds"], m.paper)
 	}
 	return nil
@@ -170,7 +162,7 @@ func bounds() error {
 		if err != nil {
 			return err
 		}
-		results = append(results, Row{"bounds", modelList[0].name, fmt.Sprintf("k=%d", k), got})
+		results = append(results, expt.Row{Experiment: "bounds", Run: modelList[0].name, Setting: fmt.Sprintf("k=%d", k), Metrics: got})
 		fmt.Printf("%8d %12.3f %12.3f\n", k, got["iwae"], got["elbo"])
 	}
 	return nil

@@ -68,6 +68,19 @@ func fail(err error) {
 	os.Exit(1)
 }
 
+// Row is one measured line of a results table: the metrics of a run in
+// one setting of an experiment (the diffusion and vae drivers' rows).
+type Row struct {
+	Experiment string             `json:"experiment"`
+	Run        string             `json:"run"`
+	Setting    string             `json:"setting"`
+	Metrics    map[string]float64 `json:"metrics"`
+}
+
+// Key identifies a row in a results file: a later measurement of the same
+// experiment, run and setting replaces it (see MergeRows).
+func (r Row) Key() string { return r.Experiment + "/" + r.Run + "/" + r.Setting }
+
 // MergeRows writes rows as an indented JSON array to path, after the rows
 // already there whose key no row of rows has: a driver run for some
 // experiments replaces their rows and keeps the others' results. An
