@@ -468,7 +468,8 @@ def main():
              f"{platform.system()} {platform.release()}. The machine may be shared with other jobs (see 'others').")
     o.append(f"- genmod: {genmod_version[0] if genmod_version else '?'}; "
              + "; ".join(genmod_version[1:]))
-    tinfo = next(r for _, _, _, side, r in results if side == "PyTorch")
+    # torch version, threads and BLAS from any PyTorch run (BENCH_CONFIGS=sampling has no training runs)
+    tinfo = next(r for *_, side, r in results + samples if side == "PyTorch")
     deb = sh("dpkg-query", "-W", "-f", "${Version}", "python3-torch")
     o.append(f"- PyTorch: torch {tinfo['torch']} (Debian python3-torch {deb}), "
              f"{tinfo['threads']} threads, BLAS: {os.environ.get('BENCH_PEER_BLAS', tinfo['blas'])}")
@@ -509,28 +510,29 @@ def main():
     o.append(f"- SGEMM peak, 1024x1024 float32, 2 threads, best of 2x30 (PyTorch) and 2x20 (genmod) products at the start and end of the run: PyTorch torch.mm {t_mm['gflops']:.1f} GFLOP/s, "
              f"genmod's GoMLX backend ({g_mm['backend']}) {g_mm['gflops']:.1f} GFLOP/s"
              + (f"; PyTorch on the stock reference BLAS {ref_mm['gflops']:.1f} GFLOP/s" if ref else ""))
-    o.append("")
-    o.append("| config | batch | params genmod / PyTorch | genmod steps/s | PyTorch steps/s | genmod/PyTorch "
-             "| genmod GFLOP/s | PyTorch GFLOP/s |")
-    o.append("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for cfg, _, batch, _, _ in CONFIGS:
-        g, t = best(cfg, batch, "genmod"), best(cfg, batch, "PyTorch")
-        flop = t["train_gflop_per_step"]
-        mark = "" if g["params"] == t["params"] else " **MISMATCH**"
-        o.append(f"| {cfg} | {batch} | {g['params']:,} / {t['params']:,}{mark} | {g['steps_per_sec']:.2f} "
-                 f"| {t['steps_per_sec']:.2f} | **{g['steps_per_sec'] / t['steps_per_sec']:.2f}** "
-                 f"| {g['steps_per_sec'] * flop:.1f} | {t['steps_per_sec'] * flop:.1f} |")
-    o.append("")
-    o.append("GFLOP/s = steps/s x the nominal training FLOPs of the PyTorch network: 3 x 2 x the multiply-adds "
-             "of its Linear and Conv2d layers in one forward pass (forward, input gradient, weight gradient), "
-             "counted with forward hooks; norms, activations, the optimizer and EMA are not counted. "
-             + ", ".join(f"{cfg} batch {b}: {best(cfg, b, 'PyTorch')['train_gflop_per_step']:.2f} GFLOP/step"
-                         for cfg, _, b, _, _ in CONFIGS)
-             + ". The same count is used for both sides (genmod's Upsample computes the nearest-upsample + 3x3 conv "
-               "as four 2x2 convs at low resolution, 4/9 of the nominal work of that layer). For the DiT the two "
-               "batched products of each attention (scores and weighted values) are counted too"
-             + ("; for glow the invertible 1x1 convs (B·H·W·C² per step) and the assembly of their C×C matrices"
-                if any(c == "glow" for c, *_ in CONFIGS) else "") + ".")
+    if results:
+        o.append("")
+        o.append("| config | batch | params genmod / PyTorch | genmod steps/s | PyTorch steps/s | genmod/PyTorch "
+                 "| genmod GFLOP/s | PyTorch GFLOP/s |")
+        o.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for cfg, _, batch, _, _ in CONFIGS:
+            g, t = best(cfg, batch, "genmod"), best(cfg, batch, "PyTorch")
+            flop = t["train_gflop_per_step"]
+            mark = "" if g["params"] == t["params"] else " **MISMATCH**"
+            o.append(f"| {cfg} | {batch} | {g['params']:,} / {t['params']:,}{mark} | {g['steps_per_sec']:.2f} "
+                     f"| {t['steps_per_sec']:.2f} | **{g['steps_per_sec'] / t['steps_per_sec']:.2f}** "
+                     f"| {g['steps_per_sec'] * flop:.1f} | {t['steps_per_sec'] * flop:.1f} |")
+        o.append("")
+        o.append("GFLOP/s = steps/s x the nominal training FLOPs of the PyTorch network: 3 x 2 x the multiply-adds "
+                 "of its Linear and Conv2d layers in one forward pass (forward, input gradient, weight gradient), "
+                 "counted with forward hooks; norms, activations, the optimizer and EMA are not counted. "
+                 + ", ".join(f"{cfg} batch {b}: {best(cfg, b, 'PyTorch')['train_gflop_per_step']:.2f} GFLOP/step"
+                             for cfg, _, b, _, _ in CONFIGS)
+                 + ". The same count is used for both sides (genmod's Upsample computes the nearest-upsample + 3x3 conv "
+                   "as four 2x2 convs at low resolution, 4/9 of the nominal work of that layer). For the DiT the two "
+                   "batched products of each attention (scores and weighted values) are counted too"
+                 + ("; for glow the invertible 1x1 convs (B·H·W·C² per step) and the assembly of their C×C matrices"
+                    if any(c == "glow" for c, *_ in CONFIGS) else "") + ".")
     if samples:
         def sbest(sampler, k, side):
             rs = [r for s_, k_, _, sd, r in samples if s_ == sampler and k_ == k and sd == side]
@@ -579,14 +581,15 @@ def main():
              "measured process / its wall time, start-up included; 'others' = cores busy with other processes "
              + (f"meanwhile; a run with others > 0.25 was repeated once, in the first {SOFT_LIMIT:.0f} s of the benchmark):"
                 if SOFT_LIMIT > 0 else "meanwhile; no repeats in this run):"))
-    o.append("")
-    o.append("| config | batch | round | side | steps | steps/s | cores | others |")
-    o.append("|---|---:|---:|---|---:|---:|---:|---:|")
-    steps_of = {(c, b): (gs, ts) for c, _, b, gs, ts in CONFIGS}
-    for cfg, batch, rnd, side, r in results:
-        gs, ts = steps_of[(cfg, batch)]
-        o.append(f"| {cfg} | {batch} | {rnd}{' (repeat)' if r['retry'] else ''} | {side} | {gs if side == 'genmod' else ts} "
-                 f"| {r['steps_per_sec']:.2f} | {r['cores']:.2f} | {r['others']:.2f} |")
+    if results:
+        o.append("")
+        o.append("| config | batch | round | side | steps | steps/s | cores | others |")
+        o.append("|---|---:|---:|---|---:|---:|---:|---:|")
+        steps_of = {(c, b): (gs, ts) for c, _, b, gs, ts in CONFIGS}
+        for cfg, batch, rnd, side, r in results:
+            gs, ts = steps_of[(cfg, batch)]
+            o.append(f"| {cfg} | {batch} | {rnd}{' (repeat)' if r['retry'] else ''} | {side} | {gs if side == 'genmod' else ts} "
+                     f"| {r['steps_per_sec']:.2f} | {r['cores']:.2f} | {r['others']:.2f} |")
     if samples:
         o.append("")
         o.append("All sampling runs ('wall' = the whole process; 'loop' = PyTorch's timed sampler loop; "
