@@ -64,12 +64,12 @@ var kernelRounds = flag.Int("kernel-rounds", 1, "rounds of the alternating genmo
 // load (see internal/engine, SetGenmodMatMul).
 func runKernels(b *testing.B, name string, bench func(b *testing.B)) {
 	nntest.Backend() // installs genmod's kernel where it can
+	defer engine.SetGenmodMatMul(engine.GenmodMatMul())
 	for range *kernelRounds {
 		for _, kernel := range []string{"genmod", "engine"} {
 			b.Run(name+"/kernel="+kernel, func(b *testing.B) {
-				defer engine.SetGenmodMatMul(true)
 				if engine.SetGenmodMatMul(kernel == "genmod") != (kernel == "genmod") {
-					b.Skipf("genmod's kernel is not in use: %s", engine.MatMulKernel())
+					b.Skipf("genmod's kernel cannot be installed: %s", engine.MatMulKernel())
 				}
 				bench(b)
 			})

@@ -15,37 +15,66 @@ import (
 	"genmod/internal/gemm"
 )
 
-// TestMatMulKernelInstalled fails where genmod's kernel should be in use
-// (AVX2+FMA, GENMOD_GEMM unset) but is not: after a GoMLX/compute upgrade
-// that changed the engine's DotGeneral registry, this is the test that says
-// so (with checkRegistry's reason).
+// TestMatMulKernelInstalled checks that the kernel in use is the one
+// chooseKernel's rule picks for this CPU and environment, and that the
+// engine's registry is what matmul.go mirrors: after a GoMLX/compute
+// upgrade that changed it, this is the test that says so.
 func TestMatMulKernelInstalled(t *testing.T) {
 	if _, err := NewBackend("go:parallelism=-1"); err != nil {
 		t.Fatal(err)
 	}
 	status := MatMulKernel()
-	t.Logf("matmul kernel: %s", status)
+	t.Logf("matmul kernel: %s (genmod's assembly runs here: %v)", status, gemm.Accelerated())
 	if err := checkRegistry(); err != nil {
 		t.Fatalf("the engine's DotGeneral registry is not what internal/engine/matmul.go mirrors: %v", err)
 	}
-	if os.Getenv(GemmEnv) == "" && gemm.Accelerated() && !gemmInstalled {
-		t.Errorf("genmod's kernel is not installed on an AVX2+FMA CPU: %s", status)
+	want, _ := chooseKernel(strings.ToLower(os.Getenv(GemmEnv)), gemm.Accelerated())
+	if gemmInstalled != want {
+		t.Errorf("genmod's kernel in use: %v, the rule says %v (%s=%q, AVX2+FMA %v): %s",
+			gemmInstalled, want, GemmEnv, os.Getenv(GemmEnv), gemm.Accelerated(), status)
+	}
+}
+
+// TestChooseKernel is the rule on every kind of CPU, whatever this one is.
+func TestChooseKernel(t *testing.T) {
+	for _, c := range []struct {
+		mode        string
+		accelerated bool
+		want        bool
+	}{
+		{"", true, true}, // AVX2 or AVX-512 with FMA: genmod's assembly
+		{"", false, false},
+		{"engine", true, false},
+		{"engine", false, false},
+		{"genmod", true, true},
+		{"genmod", false, true}, // forced: the pure-Go micro-kernel
+		{"blas", true, false},   // unknown: the engine's, and say so
+	} {
+		got, why := chooseKernel(c.mode, c.accelerated)
+		if got != c.want {
+			t.Errorf("chooseKernel(%q, accelerated=%v) = %v, want %v", c.mode, c.accelerated, got, c.want)
+		}
+		if !got && why == "" {
+			t.Errorf("chooseKernel(%q, %v): the engine's kernel with no reason", c.mode, c.accelerated)
+		}
 	}
 }
 
 // TestMatMulThroughEngine runs real graph products (both layouts, batched,
 // float32) through the Go backend with genmod's kernel and with the
-// engine's, checks that the first ran in internal/gemm and the second did
-// not, and that both agree with a float64 reference.
+// engine's (whichever the engine picked for this CPU: simd:avx2,
+// simd:avx512, ...), checks that the first ran in internal/gemm and the
+// second did not, and that both agree with a float64 reference.
 func TestMatMulThroughEngine(t *testing.T) {
 	backend, err := NewBackend("go:parallelism=-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !gemmInstalled {
-		t.Skipf("genmod's kernel is not in use: %s", MatMulKernel())
+	if genmodF32[0] == nil {
+		t.Skipf("genmod's kernel cannot be installed: %s", MatMulKernel())
 	}
-	defer setGemm(true)
+	t.Logf("engine's kernel: %s; genmod's: %s", engineF32[0].name, gemm.Kernel())
+	defer setGemm(gemmInstalled)
 	const batch, m, n, k = 3, 37, 45, 300
 	lhs, rhs, rhsT := randTensor(1, batch, m, k), randTensor(2, batch, k, n), randTensor(3, batch, n, k)
 	products := map[string]func(l, r, rT *Node) *Node{
