@@ -19,7 +19,11 @@ type VLBOptions struct {
 	// (0 = all): a random subset scaled by (T−1)/Terms, an unbiased estimate.
 	Terms    int
 	Variance solver.Variance // reverse-step variance σ_t²: β̃_t (default) or β_t
-	Seed     int64
+	// Pixels is the range of the model's pixel space, where the 256 pixel
+	// values lie evenly from Lo to Hi: [-1, 1] (the zero Range) or [0, 1]
+	// for a run trained with --pixels unit.
+	Pixels models.Range
+	Seed   int64
 	Progress func(done, total int)
 }
 
@@ -29,7 +33,8 @@ type VLBOptions struct {
 //	L_T     = KL(q(x_T | x_0) ‖ N(0, I)),
 //	L_{t−1} = KL(q(x_{t−1} | x_t, x_0) ‖ p_θ(x_{t−1} | x_t)),  x_t ~ q(x_t | x_0),
 //	L_0     = −log p_θ(x_0 | x_1), a Gaussian N(x̂, β_1) integrated over each
-//	          pixel's bin [x − 1/255, x + 1/255] (the edge bins open to ±∞).
+//	          pixel's bin [x − 1/255, x + 1/255] in [-1, 1] (the edge bins
+//	          open to ±∞); half as wide in [0, 1].
 type VLB struct {
 	BitsPerDim []float64 // per image
 	// Mean contribution of each part, in bits/dim.
@@ -37,8 +42,9 @@ type VLB struct {
 	Terms                     int // middle terms evaluated
 }
 
-// VLB bounds −log p(x) for n 8-bit images x in the model's [-1, 1] space
-// (x = k/127.5 − 1, not dequantized). Only the discrete DDPM path has it.
+// VLB bounds −log p(x) for n 8-bit images x in the model's pixel space
+// o.Pixels (x = Lo + k·(Hi − Lo)/255, not dequantized). Only the discrete
+// DDPM path has it.
 // Conditional models are scored unconditionally (null class).
 func (m *Model) VLB(rt *models.Runtime, x []float32, n int, o VLBOptions) (*VLB, error) {
 	path, ok := m.path.(*DDPM)
@@ -52,10 +58,17 @@ func (m *Model) VLB(rt *models.Runtime, x []float32, n int, o VLBOptions) (*VLB,
 	if n < 1 || len(x) != n*dim {
 		return nil, fmt.Errorf("got %d values for %d images of %d", len(x), n, dim)
 	}
+	px := o.Pixels
+	if px == (models.Range{}) {
+		px = models.Range{Lo: -1, Hi: 1}
+	}
+	if !(px.Hi > px.Lo) {
+		return nil, fmt.Errorf("pixel range [%g, %g] is empty", px.Lo, px.Hi)
+	}
 	for i, v := range x {
-		k := (float64(v) + 1) * 127.5
+		k := (float64(v) - float64(px.Lo)) / float64(px.Hi-px.Lo) * 255
 		if math.Abs(k-math.Round(k)) > 1e-3 || k < -1e-3 || k > 255.001 {
-			return nil, fmt.Errorf("value %d (%g) is not an 8-bit pixel in [-1, 1]; the bound needs the test images without dequantization", i, v)
+			return nil, fmt.Errorf("value %d (%g) is not an 8-bit pixel in [%g, %g]; the bound needs the test images without dequantization", i, v, px.Lo, px.Hi)
 		}
 	}
 	variance := o.Variance
@@ -124,7 +137,7 @@ func (m *Model) VLB(rt *models.Runtime, x []float32, n int, o VLBOptions) (*VLB,
 			for i := range x0 {
 				var nats float64
 				if step == 1 {
-					nats = -logBinProb(float64(x0[i]), float64(xhat[i]), math.Sqrt(path.Beta(1)))
+					nats = -logBinProb(float64(x0[i]), float64(xhat[i]), math.Sqrt(path.Beta(1)), px)
 					res.Decoder += nats * bits / float64(n)
 				} else {
 					nats = scale * klStep(path, step, float64(x0[i]), float64(xhat[i]), variance)
@@ -157,15 +170,18 @@ func klStep(p *DDPM, t int, x0, xhat float64, variance solver.Variance) float64 
 }
 
 // logBinProb is log ∫ N(y; mean, sd²) dy over the bin of the 8-bit pixel x
-// in [-1, 1]: [x − 1/255, x + 1/255], open to −∞ at x = −1 and +∞ at x = 1
-// (Ho et al.'s discretized decoder), floored at 1e-12.
-func logBinProb(x, mean, sd float64) float64 {
-	lo, hi := (x-1.0/255-mean)/sd, (x+1.0/255-mean)/sd
+// in [r.Lo, r.Hi]: [x − h, x + h] with h = (Hi − Lo)/510 (1/255 in [-1, 1]),
+// open to −∞ at x = Lo and +∞ at x = Hi (Ho et al.'s discretized decoder),
+// floored at 1e-12.
+func logBinProb(x, mean, sd float64, r models.Range) float64 {
+	lo64, hi64 := float64(r.Lo), float64(r.Hi)
+	h := (hi64 - lo64) / 510
+	lo, hi := (x-h-mean)/sd, (x+h-mean)/sd
 	var p float64
 	switch {
-	case x < -0.999:
+	case x < lo64+h/2:
 		p = normCDF(hi)
-	case x > 0.999:
+	case x > hi64-h/2:
 		p = normCDF(-lo)
 	case lo > 0: // both edges in the upper tail: difference of survival functions
 		p = normCDF(-lo) - normCDF(-hi)

@@ -13,15 +13,26 @@ import (
 )
 
 // The decoder's bins cover the real line: over the 256 pixel values the
-// probabilities sum to 1 for any mean and scale.
-func TestDecoderBinsSumToOne(t *testing.T) {
+// probabilities sum to 1 for any mean and scale, in either pixel range; and
+// a bin's probability does not depend on the range it is written in: the
+// affine map y = 2u − 1 from [0, 1] to [-1, 1] maps the bin of u, its mean
+// and its scale to the bin of y, 2·mean − 1 and 2·sd.
+func TestDecoderBins(t *testing.T) {
+	sym, unit := models.Range{Lo: -1, Hi: 1}, models.Range{Lo: 0, Hi: 1}
 	for _, c := range []struct{ mean, sd float64 }{{0, 0.01}, {0.3, 0.5}, {-0.99, 0.001}, {1.7, 2}, {0.5, 1e-4}} {
-		sum := 0.0
+		sum, sumUnit := 0.0, 0.0
 		for k := 0; k < 256; k++ {
-			sum += math.Exp(logBinProb(float64(k)/127.5-1, c.mean, c.sd))
+			y, u := float64(k)/127.5-1, float64(k)/255
+			lp := logBinProb(y, c.mean, c.sd, sym)
+			sum += math.Exp(lp)
+			lu := logBinProb(u, (c.mean+1)/2, c.sd/2, unit)
+			sumUnit += math.Exp(lu)
+			if math.Abs(lp-lu) > 1e-9*math.Max(1, math.Abs(lp)) {
+				t.Fatalf("pixel %d, mean %g sd %g: log p %g in [-1, 1], %g in [0, 1]", k, c.mean, c.sd, lp, lu)
+			}
 		}
-		if math.Abs(sum-1) > 1e-6 {
-			t.Errorf("mean %g sd %g: bins sum to %.9f", c.mean, c.sd, sum)
+		if math.Abs(sum-1) > 1e-6 || math.Abs(sumUnit-1) > 1e-6 {
+			t.Errorf("mean %g sd %g: bins sum to %.9f in [-1, 1], %.9f in [0, 1]", c.mean, c.sd, sum, sumUnit)
 		}
 	}
 }

@@ -148,8 +148,8 @@ type vlbModel interface {
 }
 
 func needsVLB(s *train.Session) string {
-	if _, ok := s.Model.(vlbModel); !ok || !s.Info.IsImage() {
-		return "the variational bound needs a diffusion model on 8-bit images"
+	if _, ok := s.Model.(vlbModel); !ok || !s.Info.IsImage() || s.Info.Binary {
+		return "the variational bound needs a diffusion model on 8-bit images (not binarized)"
 	}
 	if d, ok := s.Model.(*diffusion.Model); ok && d.Path().Steps() == 0 {
 		return "the variational bound needs the discrete ddpm path"
@@ -288,11 +288,14 @@ func Evaluate(s *train.Session, o Options) (*Report, error) {
 			rep.Results = append(rep.Results, rs...)
 		case "vlb":
 			progress("variational bound of %d test images (1000 network passes per batch of 100)", n)
+			// The test images in the model's pixel space (--pixels), 8-bit
+			// values, no dequantization.
+			px := s.PixelRange()
 			x := append([]float32(nil), ref...)
 			for i := range x {
-				x[i] = x[i]*2 - 1 // 8-bit pixels in [-1, 1], no dequantization
+				x[i] = px.Lo + x[i]*(px.Hi-px.Lo)
 			}
-			res, err := s.Model.(vlbModel).VLB(s.Runtime(true), x, n, diffusion.VLBOptions{Seed: o.Seed})
+			res, err := s.Model.(vlbModel).VLB(s.Runtime(true), x, n, diffusion.VLBOptions{Seed: o.Seed, Pixels: px})
 			if err != nil {
 				return nil, err
 			}

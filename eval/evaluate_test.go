@@ -10,7 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"genmod/diffusion"
 	"genmod/eval"
+	"genmod/models"
 	_ "genmod/models/all"
 	"genmod/train"
 )
@@ -95,5 +97,56 @@ func TestFeatureMetrics(t *testing.T) {
 				t.Errorf("%s: error %q does not say %q", c.name, err, w)
 			}
 		}
+	}
+}
+
+// The variational bound scores the test images in the run's own pixel
+// space: a ddpm trained with --pixels unit sees [0, 1] images and is scored
+// on them (bins of width 1/255), one trained with the default on [-1, 1].
+// Each eval result must equal the bound computed directly on the test images
+// mapped to that range.
+func TestVLBPixelRange(t *testing.T) {
+	for _, c := range []struct {
+		pixels string
+		lo, hi float32
+	}{{"unit", 0, 1}, {"symmetric", -1, 1}} {
+		t.Run(c.pixels, func(t *testing.T) {
+			cfg := train.DefaultConfig()
+			cfg.Model, cfg.Data, cfg.Out = "ddpm", "fashion-mnist-mini", filepath.Join(t.TempDir(), "run")
+			cfg.Steps, cfg.Batch, cfg.Warmup, cfg.EMA, cfg.Pixels = 2, 4, 1, 0, c.pixels
+			cfg.Channels, cfg.TimeDim, cfg.Conditional = []int{4}, 8, false
+			if _, err := train.Train(context.Background(), cfg, train.Options{Log: io.Discard}); err != nil {
+				t.Fatal(err)
+			}
+			s, err := train.Open(cfg.Out, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if got := s.PixelRange(); got.Lo != c.lo || got.Hi != c.hi {
+				t.Fatalf("--pixels %s: the session's range is %+v", c.pixels, got)
+			}
+			const n = 2
+			rep, err := eval.Evaluate(s, eval.Options{Metrics: []string{"vlb"}, N: n, Seed: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref, _ := eval.ReferenceSubset(s.Test, n, 3)
+			x := make([]float32, len(ref))
+			for i, v := range ref {
+				x[i] = c.lo + v*(c.hi-c.lo)
+			}
+			vlb := s.Model.(interface {
+				VLB(*models.Runtime, []float32, int, diffusion.VLBOptions) (*diffusion.VLB, error)
+			})
+			want, err := vlb.VLB(s.Runtime(true), x, n, diffusion.VLBOptions{Seed: 3, Pixels: models.Range{Lo: c.lo, Hi: c.hi}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mean := (want.BitsPerDim[0] + want.BitsPerDim[1]) / n
+			if got := rep.Results[0].Value; math.Abs(got-mean) > 1e-9*mean {
+				t.Errorf("eval vlb = %.6f bits/dim, the bound on the test images in [%g, %g] is %.6f", got, c.lo, c.hi, mean)
+			}
+		})
 	}
 }

@@ -90,7 +90,7 @@ func (s *Session) Sample(o SampleOptions) (*Samples, error) {
 	}
 	var clip models.Range
 	if s.Info.IsImage() && !o.NoClip {
-		clip = s.pixelRange()
+		clip = s.PixelRange()
 	}
 	before := s.Store.NumVariables()
 	x, err := sampler.Sample(s.Runtime(!o.NoEMA), models.SampleRequest{
@@ -280,9 +280,9 @@ func (s *Session) WriteDensity(path string, res int) error {
 	})
 }
 
-// pixelRange is the range of images as the model sees them: [-1, 1] with
+// PixelRange is the range of images as the model sees them: [-1, 1] with
 // the symmetric transform, else [0, 1] (dequantized pixels stay below 1).
-func (s *Session) pixelRange() models.Range {
+func (s *Session) PixelRange() models.Range {
 	if s.Transform.Symmetric {
 		return models.Range{Lo: -1, Hi: 1}
 	}
