@@ -22,8 +22,8 @@ type VLBOptions struct {
 	// Pixels is the range of the model's pixel space, where the 256 pixel
 	// values lie evenly from Lo to Hi: [-1, 1] (the zero Range) or [0, 1]
 	// for a run trained with --pixels unit.
-	Pixels models.Range
-	Seed   int64
+	Pixels   models.Range
+	Seed     int64
 	Progress func(done, total int)
 }
 
