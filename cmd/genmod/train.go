@@ -117,7 +117,7 @@ func addConfigFlags(f *pflag.FlagSet, c *train.Config) {
 	f.StringVar(&c.Target, "target", c.Target, "diffusion prediction target: eps, x, v or flow (default: the model's)")
 	f.StringVar(&c.Schedule, "schedule", c.Schedule, "DDPM noise schedule: linear or cosine (default linear)")
 	f.IntVar(&c.Levels, "levels", c.Levels, "normalizing flows on images (realnvp, glow): multi-scale levels (0 = 2, fewer if the image is too small; glow squeezes once per level, realnvp once between levels)")
-	f.IntVar(&c.Layers, "layers", c.Layers, "normalizing flows: layers (0 = default): couplings for nice and realnvp (6), glow steps (6), MAF layers (5), planar/radial layers (16); on images, steps per level for glow (4), couplings per group for realnvp (3), couplings for nice (4); vae, iwae: planar flows in the posterior (0)")
+	f.IntVar(&c.Layers, "layers", c.Layers, "normalizing flows: layers (0 = default): couplings for nice and realnvp (12), glow steps (12), MAF layers (12), planar/radial layers (16); on images, steps per level for glow (4), couplings per group for realnvp (3), couplings for nice (4); vae, iwae: planar flows in the posterior (0)")
 	f.IntVar(&c.Latent, "latent", c.Latent, "vae, iwae: latent dimension (0 = 50, or the data dimension if smaller)")
 	f.Float64Var(&c.Beta, "beta", c.Beta, "vae: weight of the KL term of the ELBO (β-VAE; 0 = 1)")
 	f.IntVar(&c.K, "k", c.K, "vae, iwae: importance samples per example in the training bound (0 = 1 for vae, 5 for iwae)")
