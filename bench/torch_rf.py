@@ -4,7 +4,7 @@
 The networks mirror genmod's nn.VelocityMLP (DefaultMLPNetConfig), nn.UNet
 (DefaultUNetConfig(10)) and nn.DiT (DefaultDiTConfig(10), `--model dit`)
 layer for layer and have the same parameter counts; the training step is
-genmod's (train/trainer.go, diffusion/model.go with the rf/dit presets):
+genmod's (train/trainer.go, models/diffusion/model.go with the rf/dit presets):
 
     z ~ N(0, I), t ~ U[0, 1], x_t = (1 - t) x + t z, v = z - x
     labels -> null class with probability 0.1

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"genmod/data"
-	"genmod/diffusion"
 	"genmod/eval/features"
 	"genmod/internal/fsutil"
 	"genmod/models"
@@ -143,16 +142,13 @@ func needsBounds(s *train.Session) string {
 	return ""
 }
 
-type vlbModel interface {
-	VLB(rt *models.Runtime, x []float32, n int, o diffusion.VLBOptions) (*diffusion.VLB, error)
-}
-
 func needsVLB(s *train.Session) string {
-	if _, ok := s.Model.(vlbModel); !ok || !s.Info.IsImage() || s.Info.Binary {
-		return "the variational bound needs a diffusion model on 8-bit images (not binarized)"
+	b, ok := s.Model.(models.PixelBounder)
+	if !ok {
+		return "the variational bound needs a diffusion model (ddpm) on 8-bit images"
 	}
-	if d, ok := s.Model.(*diffusion.Model); ok && d.Path().Steps() == 0 {
-		return "the variational bound needs the discrete ddpm path"
+	if err := b.PixelBoundError(); err != nil {
+		return err.Error()
 	}
 	return ""
 }
@@ -295,7 +291,7 @@ func Evaluate(s *train.Session, o Options) (*Report, error) {
 			for i := range x {
 				x[i] = px.Lo + x[i]*(px.Hi-px.Lo)
 			}
-			res, err := s.Model.(vlbModel).VLB(s.Runtime(true), x, n, diffusion.VLBOptions{Seed: o.Seed, Pixels: px})
+			res, err := s.Model.(models.PixelBounder).PixelBound(s.Runtime(true), x, n, models.PixelBoundOptions{Seed: o.Seed, Pixels: px})
 			if err != nil {
 				return nil, err
 			}
@@ -303,8 +299,12 @@ func Evaluate(s *train.Session, o Options) (*Report, error) {
 			for _, b := range res.BitsPerDim {
 				mean += b / float64(n)
 			}
+			var parts []string
+			for _, p := range res.Parts {
+				parts = append(parts, fmt.Sprintf("%s %.4f", p.Name, p.BitsPerDim))
+			}
 			rep.Results = append(rep.Results, Result{Metric: "vlb", Value: mean, Unit: "bits/dim", Split: "test", N: n,
-				Note: fmt.Sprintf("L_T %.4f + Σ L_t-1 %.4f + L_0 %.4f", res.Prior, res.Diffusion, res.Decoder)})
+				Note: strings.Join(parts, " + ")})
 		}
 	}
 	return rep, nil

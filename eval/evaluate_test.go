@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"genmod/diffusion"
 	"genmod/eval"
 	"genmod/models"
 	_ "genmod/models/all"
@@ -136,10 +135,7 @@ func TestVLBPixelRange(t *testing.T) {
 			for i, v := range ref {
 				x[i] = c.lo + v*(c.hi-c.lo)
 			}
-			vlb := s.Model.(interface {
-				VLB(*models.Runtime, []float32, int, diffusion.VLBOptions) (*diffusion.VLB, error)
-			})
-			want, err := vlb.VLB(s.Runtime(true), x, n, diffusion.VLBOptions{Seed: 3, Pixels: models.Range{Lo: c.lo, Hi: c.hi}})
+			want, err := s.Model.(models.PixelBounder).PixelBound(s.Runtime(true), x, n, models.PixelBoundOptions{Seed: 3, Pixels: models.Range{Lo: c.lo, Hi: c.hi}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -71,3 +71,35 @@ const TeacherScope = "teacher"
 type Distiller interface {
 	Distill(o DistillOptions) (Model, error)
 }
+
+// PixelBoundOptions tune a PixelBounder's bound.
+type PixelBoundOptions struct {
+	// Pixels is the range of the model's pixel space, where the 256 pixel
+	// values lie evenly from Lo to Hi (the zero Range: [-1, 1]).
+	Pixels   Range
+	Seed     int64
+	Progress func(done, total int)
+}
+
+// PixelBound is an upper bound on −log P(x) of 8-bit images, the discrete
+// likelihood of the 256 pixel values, in bits/dim.
+type PixelBound struct {
+	BitsPerDim []float64   // per image
+	Parts      []BoundPart // the bound's terms, means over the images; they add up to the mean
+}
+
+// BoundPart is one term of a bound: its name (e.g. "L_T") and mean in bits/dim.
+type BoundPart struct {
+	Name       string
+	BitsPerDim float64
+}
+
+// PixelBounder is implemented by models with a variational bound on the
+// discrete likelihood of 8-bit images (DDPM's L_T + Σ L_{t−1} + L_0).
+// PixelBoundError says why this configuration of the model has none (nil
+// when it has one); PixelBound computes it for n images x, 8-bit values
+// in the model's pixel space, not dequantized.
+type PixelBounder interface {
+	PixelBoundError() error
+	PixelBound(rt *Runtime, x []float32, n int, o PixelBoundOptions) (*PixelBound, error)
+}

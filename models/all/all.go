@@ -2,7 +2,7 @@
 package all
 
 import (
-	_ "genmod/diffusion"
+	_ "genmod/models/diffusion"
 	_ "genmod/models/flow"
 	_ "genmod/models/vae"
 )

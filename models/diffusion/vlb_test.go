@@ -99,4 +99,15 @@ func TestVLBPartsAddUp(t *testing.T) {
 	if _, err := vp.(*Model).VLB(rt, x, 3, VLBOptions{}); err == nil || !strings.Contains(err.Error(), "ddpm") {
 		t.Errorf("vp path: got %v", err)
 	}
+	// The capability says the same before any work.
+	if err := m.PixelBoundError(); err != nil {
+		t.Errorf("ddpm on images: %v", err)
+	}
+	if err := vp.(*Model).PixelBoundError(); err == nil || !strings.Contains(err.Error(), "ddpm") {
+		t.Errorf("vp: PixelBoundError %v", err)
+	}
+	bin, _ := models.New("ddpm", models.Options{Channels: []int{4}, TimeDim: 8}, models.DataInfo{Shape: []int{4, 4, 1}, Binary: true})
+	if err := bin.(*Model).PixelBoundError(); err == nil || !strings.Contains(err.Error(), "binarized") {
+		t.Errorf("binarized images: PixelBoundError %v", err)
+	}
 }

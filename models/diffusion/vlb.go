@@ -154,6 +154,32 @@ func (m *Model) VLB(rt *models.Runtime, x []float32, n int, o VLBOptions) (*VLB,
 	return res, nil
 }
 
+// PixelBoundError says why the model has no variational bound on 8-bit
+// images (nil when it has one): only the discrete ddpm path on images has it.
+func (m *Model) PixelBoundError() error {
+	if _, ok := m.path.(*DDPM); !ok {
+		return fmt.Errorf("the variational bound needs the discrete ddpm path; this model uses the %s path (its likelihood is the probability-flow ODE's, metric nll)", m.path.Name())
+	}
+	if !m.info.IsImage() || m.info.Binary {
+		return fmt.Errorf("the variational bound needs 8-bit images (not binarized); the data has shape %v", m.info.Shape)
+	}
+	return nil
+}
+
+// PixelBound is VLB as the models.PixelBounder capability: every term, the
+// posterior variance β̃.
+func (m *Model) PixelBound(rt *models.Runtime, x []float32, n int, o models.PixelBoundOptions) (*models.PixelBound, error) {
+	res, err := m.VLB(rt, x, n, VLBOptions{Pixels: o.Pixels, Seed: o.Seed, Progress: o.Progress})
+	if err != nil {
+		return nil, err
+	}
+	return &models.PixelBound{BitsPerDim: res.BitsPerDim, Parts: []models.BoundPart{
+		{Name: "L_T", BitsPerDim: res.Prior}, {Name: "Σ L_t-1", BitsPerDim: res.Diffusion}, {Name: "L_0", BitsPerDim: res.Decoder},
+	}}, nil
+}
+
+var _ models.PixelBounder = (*Model)(nil)
+
 // klStep is KL(q(x_{t−1} | x_t, x_0) ‖ N(μ̃(x_t, x̂), σ²)) for one value:
 // both means share the x_t term, so they differ by coef·(x_0 − x̂) with
 // coef = √ᾱ_{t−1}·β_t/(1 − ᾱ_t).
