@@ -117,9 +117,13 @@ type Metric struct {
 	Loss     float64 `json:"loss"`      // mean loss over the steps since the previous line
 	LastLoss float64 `json:"last_loss"` // loss of this step's batch
 	LR       float64 `json:"lr"`
-	GradNorm float64 `json:"grad_norm"`
-	StepsSec float64 `json:"steps_per_sec"`
-	Elapsed  float64 `json:"elapsed_sec"`
+	GradNorm float64 `json:"grad_norm"` // of the last phase's last update
+	// Losses are the mean loss of each phase of a model with its own
+	// training step (models.Stepper), by phase name; Loss is the last
+	// phase's.
+	Losses   map[string]float64 `json:"losses,omitempty"`
+	StepsSec float64            `json:"steps_per_sec"`
+	Elapsed  float64            `json:"elapsed_sec"`
 }
 
 // ReadMetrics reads metrics.jsonl (missing file = no metrics).

@@ -19,6 +19,7 @@ import (
 
 	"genmod/data"
 	"genmod/internal/engine"
+	"genmod/models"
 	"genmod/viz"
 )
 
@@ -160,11 +161,15 @@ type gradientOptimizer interface {
 func (s *Session) train(ctx context.Context, opts Options, batcher *data.Batcher) error {
 	cfg := s.Run.Config
 	log := opts.logger()
-	step, err := s.buildStep()
+	phases, err := s.buildPhases()
 	if err != nil {
 		return err
 	}
-	defer step.Finalize()
+	defer func() {
+		for _, p := range phases {
+			p.exec.Finalize()
+		}
+	}()
 	fmt.Fprintf(log, "training %s on %s (%d examples, shape %v): %d steps, batch %d, backend %s, %d parameters\n",
 		cfg.Model, cfg.Data, s.Train.Len(), s.Train.Shape, cfg.Steps, cfg.Batch, engine.BackendConfig(opts.Backend), s.numParams())
 	prog := newProgress(log, opts.Terminal, s.Step, cfg.Steps)
@@ -173,7 +178,8 @@ func (s *Session) train(ctx context.Context, opts Options, batcher *data.Batcher
 		return err
 	}
 	start := time.Now()
-	var lossSum float64 // losses since the last metrics line
+	// Losses since the last metrics line, by phase.
+	lossSum := make([]float64, len(phases))
 	var lossN int
 	xShape := append([]int{cfg.Batch}, s.Train.Shape...)
 	for s.Step < cfg.Steps {
@@ -184,38 +190,56 @@ func (s *Session) train(ctx context.Context, opts Options, batcher *data.Batcher
 			}
 			return fmt.Errorf("interrupted at step %d (checkpoint saved; continue with `genmod train --resume %s`)", s.Step, s.Run.Dir)
 		}
-		xs, ys := batcher.Next()
-		if ys == nil {
-			ys = make([]int32, cfg.Batch)
-		}
 		next := s.Step + 1
 		lr, decay := s.schedule(next)
-		outs, err := step.Exec(tensors.FromFlatDataAndDimensions(xs, xShape...),
-			tensors.FromFlatDataAndDimensions(ys, cfg.Batch), float32(lr), float32(decay))
-		if err != nil {
-			return fmt.Errorf("step %d: %w", next, err)
-		}
-		loss := float64(tensors.MustCopyFlatData[float32](outs[0])[0])
-		gnorm := float64(tensors.MustCopyFlatData[float32](outs[1])[0])
-		if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(gnorm) || math.IsInf(gnorm, 0) {
-			prog.clear()
-			last := "no checkpoint was written yet"
-			if cks, _ := listCheckpoints(s.Run.CheckpointDir()); len(cks) > 0 {
-				last = fmt.Sprintf("its last checkpoint (step %d) is intact", cks[0].step)
+		var loss, gnorm float64
+		for i, p := range phases {
+			for range max(p.Repeat, 1) {
+				xs, ys := batcher.Next()
+				if ys == nil {
+					ys = make([]int32, cfg.Batch)
+				}
+				plr := lr
+				if p.peakLR != cfg.LR { // the run's schedule, scaled to the group's peak
+					plr = lr / cfg.LR * p.peakLR
+				}
+				outs, err := p.exec.Exec(tensors.FromFlatDataAndDimensions(xs, xShape...),
+					tensors.FromFlatDataAndDimensions(ys, cfg.Batch), float32(plr), float32(decay))
+				if err != nil {
+					return fmt.Errorf("step %d%s: %w", next, p.label(), err)
+				}
+				loss = float64(tensors.MustCopyFlatData[float32](outs[0])[0])
+				gnorm = float64(tensors.MustCopyFlatData[float32](outs[1])[0])
+				if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(gnorm) || math.IsInf(gnorm, 0) {
+					prog.clear()
+					last := "no checkpoint was written yet"
+					if cks, _ := listCheckpoints(s.Run.CheckpointDir()); len(cks) > 0 {
+						last = fmt.Sprintf("its last checkpoint (step %d) is intact", cks[0].step)
+					}
+					return fmt.Errorf("loss%s became %g (gradient norm %g) at step %d; the run stopped and %s. Lower lr (or clip-norm) in %s and continue with `genmod train --resume %s`",
+						p.label(), loss, gnorm, next, last, s.Run.ConfigPath(), s.Run.Dir)
+				}
 			}
-			return fmt.Errorf("loss became %g (gradient norm %g) at step %d; the run stopped and %s. Lower lr (or clip-norm) in %s and continue with `genmod train --resume %s`",
-				loss, gnorm, next, last, s.Run.ConfigPath(), s.Run.Dir)
+			lossSum[i] += loss // the phase's last update of the step
 		}
 		s.Step = next
 		prog.update(s.Step, loss)
-		lossSum, lossN = lossSum+loss, lossN+1
+		lossN++
 		if cfg.LogEvery > 0 && (s.Step%cfg.LogEvery == 0 || s.Step == cfg.Steps) {
 			el := time.Since(start).Seconds()
-			if err := s.Run.appendMetric(Metric{Step: s.Step, Loss: lossSum / float64(lossN), LastLoss: loss, LR: lr, GradNorm: gnorm,
-				StepsSec: prog.rate(s.Step), Elapsed: el}); err != nil {
+			m := Metric{Step: s.Step, Loss: lossSum[len(phases)-1] / float64(lossN), LastLoss: loss, LR: lr, GradNorm: gnorm,
+				StepsSec: prog.rate(s.Step), Elapsed: el}
+			if len(phases) > 1 {
+				m.Losses = map[string]float64{}
+				for i, p := range phases {
+					m.Losses[p.Name] = lossSum[i] / float64(lossN)
+				}
+			}
+			if err := s.Run.appendMetric(m); err != nil {
 				return err
 			}
-			lossSum, lossN = 0, 0
+			clear(lossSum)
+			lossN = 0
 		}
 		if opts.StopAfter > 0 && s.Step == opts.StopAfter {
 			return ErrStopped
@@ -267,11 +291,13 @@ func (s *Session) initVariables(b *data.Batcher) error {
 		ys = make([]int32, cfg.Batch)
 	}
 	xShape := append([]int{cfg.Batch}, s.Train.Shape...)
-	_, err := model.ExecOnce(s.Backend, s.Store, func(scope *model.Scope, x, y *Node) *Node {
-		return s.Model.Loss(scope, x, y)
-	}, tensors.FromFlatDataAndDimensions(xs, xShape...), tensors.FromFlatDataAndDimensions(ys, cfg.Batch))
-	if err != nil {
-		return fmt.Errorf("building model %s: %w", cfg.Model, err)
+	for _, p := range s.phases() {
+		_, err := model.ExecOnce(s.Backend, s.Store, func(scope *model.Scope, x, y *Node) *Node {
+			return p.Loss(scope, x, y)
+		}, tensors.FromFlatDataAndDimensions(xs, xShape...), tensors.FromFlatDataAndDimensions(ys, cfg.Batch))
+		if err != nil {
+			return fmt.Errorf("building model %s: %w", cfg.Model, err)
+		}
 	}
 	if cfg.Teacher != "" {
 		if err := loadTeacher(s.Store, cfg.Teacher); err != nil {
@@ -301,27 +327,116 @@ func (s *Session) initVariables(b *data.Batcher) error {
 	return nil
 }
 
-// buildStep compiles one optimization step: loss, gradients, global-norm
-// clipping, Adam(W) with the host-computed learning rate, then the EMA update.
-func (s *Session) buildStep() (*model.Exec, error) {
+// phases are the model's training phases: its own (models.Stepper), or the
+// default step, one loss over every trainable variable with the run's
+// optimizer.
+func (s *Session) phases() []models.Phase {
+	if st, ok := s.Model.(models.Stepper); ok {
+		return st.Phases()
+	}
+	return []models.Phase{{Loss: s.Model.Loss}}
+}
+
+// phaseStep is one compiled phase of the training step.
+type phaseStep struct {
+	models.Phase
+	exec   *model.Exec
+	peakLR float64
+}
+
+// label names the phase in errors ("" for the default step).
+func (p phaseStep) label() string {
+	if p.Name == "" {
+		return ""
+	}
+	return " (" + p.Name + ")"
+}
+
+// buildPhases compiles every phase of the model's training step.
+func (s *Session) buildPhases() ([]phaseStep, error) {
+	var out []phaseStep
+	for _, p := range s.phases() {
+		if p.Loss == nil || p.Repeat < 0 {
+			return nil, fmt.Errorf("model %s: phase %q needs a loss and repeat >= 0", s.Run.Config.Model, p.Name)
+		}
+		exec, peak, err := s.buildStep(p)
+		if err != nil {
+			for _, q := range out {
+				q.exec.Finalize()
+			}
+			return nil, fmt.Errorf("phase %q: %w", p.Name, err)
+		}
+		out = append(out, phaseStep{Phase: p, exec: exec, peakLR: peak})
+	}
+	return out, nil
+}
+
+// newOptimizer builds a group's optimizer from its settings and the run's.
+func (s *Session) newOptimizer(o models.Optimizer) (gradientOptimizer, float64, error) {
 	cfg := s.Run.Config
-	opt := optimizer.Adam().LearningRate(cfg.LR).WeightDecay(cfg.WeightDecay).Done()
+	lr, wd, b1, b2 := o.LR, o.WeightDecay, o.Beta1, o.Beta2
+	if lr == 0 {
+		lr = cfg.LR
+	}
+	if wd == 0 {
+		wd = cfg.WeightDecay
+	}
+	if b1 == 0 {
+		b1 = 0.9
+	}
+	if b2 == 0 {
+		b2 = 0.999
+	}
+	if lr < 0 || wd < 0 || b1 < 0 || b1 >= 1 || b2 < 0 || b2 >= 1 {
+		return nil, 0, fmt.Errorf("optimizer %+v: lr and weight decay must be >= 0, betas in [0, 1)", o)
+	}
+	var c *optimizer.AdamConfig
+	switch o.Kind {
+	case "", "adam", "adamw":
+		c = optimizer.Adam()
+	case "rmsprop":
+		c = optimizer.RMSProp()
+	default:
+		return nil, 0, fmt.Errorf("unknown optimizer %q (adam, adamw or rmsprop)", o.Kind)
+	}
+	opt := c.LearningRate(lr).Betas(b1, b2).WeightDecay(wd).Done()
 	gopt, ok := opt.(gradientOptimizer)
 	if !ok {
-		return nil, errors.New("optimizer does not accept precomputed gradients")
+		return nil, 0, errors.New("optimizer does not accept precomputed gradients")
 	}
-	return model.NewExec(s.Backend, s.Store, func(scope *model.Scope, x, y, lr, emaDecay *Node) []*Node {
+	return gopt, lr, nil
+}
+
+// buildStep compiles one optimization step of phase p: its loss, the
+// gradients of its group, global-norm clipping, its optimizer with the
+// host-computed learning rate, its After hook, then the EMA update of the
+// group's variables. It returns the exec and the group's peak lr.
+func (s *Session) buildStep(p models.Phase) (*model.Exec, float64, error) {
+	cfg := s.Run.Config
+	gopt, peak, err := s.newOptimizer(p.Optimizer)
+	if err != nil {
+		return nil, 0, err
+	}
+	clip := p.Optimizer.ClipNorm
+	if clip == 0 {
+		clip = cfg.ClipNorm
+	}
+	exec, err := model.NewExec(s.Backend, s.Store, func(scope *model.Scope, x, y, lr, emaDecay *Node) []*Node {
 		g := x.Graph()
 		s.Store.SetTraining(g, true)
-		loss := s.Model.Loss(scope, x, y)
+		loss := p.Loss(scope, x, y)
 		dt := loss.DType()
+		group := scope
+		if p.Scope != "" {
+			group = scope.At("%s", p.Scope)
+		}
 		var vars []*model.Variable
-		for v := range scope.IterVariables() {
+		for v := range group.IterVariables() {
 			if v.Trainable && v.InUseByGraph(g) {
 				vars = append(vars, v)
 			}
 		}
-		grads := scope.BuildTrainableVariablesGradientsGraph(loss)
+		grads := group.BuildTrainableVariablesGradientsGraph(loss)
 		// Sum the squared norms in variable-path order: the store's own order
 		// differs between a fresh run (creation order) and a resumed one
 		// (checkpoint order), and float addition is not associative.
@@ -335,15 +450,18 @@ func (s *Session) buildStep() (*model.Exec, error) {
 			sumSq = Add(sumSq, ReduceAllSum(Square(grads[i])))
 		}
 		norm := Sqrt(sumSq)
-		if cfg.ClipNorm > 0 {
+		if clip > 0 {
 			// scale = min(1, c/‖g‖): leaves small gradients alone.
-			scale := Min(ScalarOne(g, dt), Div(Scalar(g, dt, cfg.ClipNorm), Add(norm, Scalar(g, dt, 1e-6))))
+			scale := Min(ScalarOne(g, dt), Div(Scalar(g, dt, clip), Add(norm, Scalar(g, dt, 1e-6))))
 			for i := range grads {
 				grads[i] = Mul(grads[i], ConvertDType(scale, grads[i].DType()))
 			}
 		}
-		optimizer.LearningRateVarWithValue(scope, dt, cfg.LR).SetNodeValue(ConvertDType(lr, dt))
-		gopt.UpdateGraphWithGradients(scope, grads, dt)
+		optimizer.LearningRateVarWithValue(group, dt, peak).SetNodeValue(ConvertDType(lr, dt))
+		gopt.UpdateGraphWithGradients(group, grads, dt)
+		if p.After != nil {
+			p.After(scope, g)
+		}
 		if cfg.EMA > 0 {
 			for _, v := range vars {
 				e := s.Store.GetVariable("/" + emaScope + v.Path())
@@ -357,6 +475,7 @@ func (s *Session) buildStep() (*model.Exec, error) {
 		}
 		return []*Node{ConvertDType(loss, dtypes.Float32), ConvertDType(norm, dtypes.Float32)}
 	})
+	return exec, peak, err
 }
 
 func (s *Session) writeLossPlot() error {
