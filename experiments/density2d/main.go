@@ -28,6 +28,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"math"
@@ -56,6 +57,7 @@ var (
 	dataList  = flag.String("data", "gmm7,banana,student4,8gaussians,checkerboard", "comma-separated data sets")
 	steps     = flag.Int("steps", 5000, "training steps")
 	noTrain   = flag.Bool("no-train", false, "only measure the runs already in -work")
+	table     = flag.String("table", "", "print the markdown tables of -out/density2d.json comparing two tags (before,after) and exit")
 	sets      multiFlag
 )
 
@@ -79,6 +81,13 @@ type Row struct {
 
 func main() {
 	flag.Parse()
+	if *table != "" {
+		if err := printTables(filepath.Join(*outDir, "density2d.json"), strings.Split(*table, ",")); err != nil {
+			fmt.Fprintln(os.Stderr, "density2d:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var rows []Row
 	part := expt.Part{Name: "density2d", Run: func() error {
 		var err error
@@ -452,4 +461,66 @@ func (t studentT) logp(x, y float64) float64 {
 	lg1, _ := math.Lgamma((t.nu + 2) / 2)
 	lg2, _ := math.Lgamma(t.nu / 2)
 	return lg1 - lg2 - math.Log(t.nu*math.Pi) - 0.5*math.Log(det) - (t.nu+2)/2*math.Log1p(delta/t.nu) - 2*math.Log(t.scale)
+}
+
+// printTables prints the KL table (each cell: the first tag's KL → the
+// second's, ± the second's standard error) and the samplers' table (the
+// last tag's MMD² and sliced W2 as multiples of the floor) in markdown.
+func printTables(path string, tags []string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var rows []Row
+	if err := json.Unmarshal(raw, &rows); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	get := func(tag, model, data string) map[string]float64 {
+		for _, r := range rows {
+			if r.Tag == tag && r.Model == model && r.Data == data {
+				return r.Metrics
+			}
+		}
+		return nil
+	}
+	datasets, mods := strings.Split(*dataList, ","), strings.Split(*modelList, ",")
+	fmt.Printf("| model | %s |\n|---|%s\n", strings.Join(datasets, " | "), strings.Repeat("---:|", len(datasets)))
+	for _, mname := range mods {
+		fmt.Printf("| %s |", mname)
+		for _, d := range datasets {
+			var cell []string
+			var se float64
+			for _, tag := range tags {
+				if m := get(tag, mname, d); m != nil {
+					if kl, ok := m["kl"]; ok {
+						cell = append(cell, fmt.Sprintf("%.3f", kl))
+						se = m["kl_se"]
+					}
+				}
+			}
+			if len(cell) == 0 {
+				fmt.Print(" – |")
+				continue
+			}
+			fmt.Printf(" %s ± %.3f |", strings.Join(cell, " → "), se)
+		}
+		fmt.Println()
+	}
+	last := tags[len(tags)-1]
+	fmt.Printf("\n| model | sampler | %s |\n|---|---|%s\n", strings.Join(datasets, " | "), strings.Repeat("---:|", len(datasets)))
+	for _, mname := range mods {
+		for _, so := range samplers[mname] {
+			fmt.Printf("| %s | %s |", mname, so.Sampler)
+			for _, d := range datasets {
+				m := get(last, mname, d)
+				if m == nil {
+					fmt.Print(" – |")
+					continue
+				}
+				fmt.Printf(" %.2g / %.2f |", m[so.Sampler+"_mmd_x_floor"], m[so.Sampler+"_swd_x_floor"])
+			}
+			fmt.Println()
+		}
+	}
+	return nil
 }
