@@ -41,15 +41,14 @@ type Result struct {
 
 // Report is what `genmod eval` prints and writes to eval.json.
 type Report struct {
-	Run      string   `json:"run"`
-	Model    string   `json:"model"`
-	Data     string   `json:"data"`
-	Step     int      `json:"step"`
-	Sampler  string   `json:"sampler,omitempty"`
-	Steps    int      `json:"steps,omitempty"`
-	Guidance float64  `json:"cfg,omitempty"`
-	Eta      float64  `json:"eta,omitempty"`
-	Results  []Result `json:"results"`
+	Run   string `json:"run"`
+	Model string `json:"model"`
+	Data  string `json:"data"`
+	Step  int    `json:"step"`
+	// Sampling are the model's sampling options the samples were drawn
+	// with, those set and the defaults.
+	Sampling map[string]any `json:"sampling,omitempty"`
+	Results  []Result       `json:"results"`
 	// Features names the classifier whose features fd, kid, pr and acc used.
 	Features string `json:"features,omitempty"`
 	// SampleSeconds is the wall time of drawing the samples.
@@ -72,7 +71,7 @@ var metricList = []metric{
 	{"acc", "class-conditional models: fraction of samples the classifier assigns to the class they were drawn for", needsConditional},
 	{"nll", "exact negative log-likelihood of the test split: nats (vectors) or bits/dim (8-bit images, dequantized)", needsLogProb},
 	{"elbo", "latent-variable models: negative ELBO of the test split (an upper bound on its NLL), same units as nll", needsBounds},
-	{"iwae", "latent-variable models: negative IWAE bound with k importance samples (--k, default 5000), tighter than the ELBO", needsBounds},
+	{"iwae", "latent-variable models: negative IWAE bound with K importance samples (Options.K, default 5000), tighter than the ELBO", needsBounds},
 	{"vlb", "DDPM variational bound on the test split, bits/dim", needsVLB},
 }
 
@@ -193,8 +192,13 @@ func Evaluate(s *train.Session, o Options) (*Report, error) {
 	}
 	n = min(n, s.Test.Len())
 	cfg := s.Run.Config
-	rep := &Report{Run: s.Run.Dir, Model: cfg.Model, Data: cfg.Data, Step: s.Step,
-		Sampler: o.Sample.Sampler, Steps: o.Sample.Steps, Guidance: o.Sample.Guidance, Eta: o.Sample.Eta}
+	rep := &Report{Run: s.Run.Dir, Model: cfg.Model, Data: cfg.Data, Step: s.Step}
+	if so, err := models.SampleOptions(cfg.Model, o.Sample.Model); err != nil {
+		return nil, err
+	} else if so != nil {
+		buf, _ := json.Marshal(so)
+		_ = json.Unmarshal(buf, &rep.Sampling)
+	}
 	progress := func(format string, args ...any) {
 		if o.Progress != nil {
 			o.Progress(fmt.Sprintf(format, args...))

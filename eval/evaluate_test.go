@@ -22,7 +22,7 @@ func tinyRun(t *testing.T, dataset string, conditional bool) *train.Session {
 	cfg := train.DefaultConfig()
 	cfg.Model, cfg.Data, cfg.Out = "rf", dataset, filepath.Join(t.TempDir(), "run")
 	cfg.Steps, cfg.Batch, cfg.Warmup, cfg.EMA = 3, 16, 1, 0
-	cfg.Net, cfg.Hidden, cfg.Conditional = "mlp", []int{16}, conditional
+	cfg.ModelOptions = map[string]any{"net": "mlp", "hidden": []int{16}, "conditional": conditional}
 	if _, err := train.Train(context.Background(), cfg, train.Options{Log: io.Discard}); err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func tinyRun(t *testing.T, dataset string, conditional bool) *train.Session {
 func TestFeatureMetrics(t *testing.T) {
 	img := tinyRun(t, "fashion-mnist-mini", true)
 	rep, err := eval.Evaluate(img, eval.Options{Metrics: []string{"fd", "kid", "pr", "acc"}, N: 100, Seed: 1,
-		Sample: train.SampleOptions{Steps: 2, Seed: 1}})
+		Sample: train.SampleOptions{Seed: 1, Model: map[string]any{"steps": 2}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestVLBPixelRange(t *testing.T) {
 			cfg := train.DefaultConfig()
 			cfg.Model, cfg.Data, cfg.Out = "ddpm", "fashion-mnist-mini", filepath.Join(t.TempDir(), "run")
 			cfg.Steps, cfg.Batch, cfg.Warmup, cfg.EMA, cfg.Pixels = 2, 4, 1, 0, c.pixels
-			cfg.Channels, cfg.TimeDim, cfg.Conditional = []int{4}, 8, false
+			cfg.ModelOptions = map[string]any{"channels": []int{4}, "time-dim": 8, "conditional": false}
 			if _, err := train.Train(context.Background(), cfg, train.Options{Log: io.Discard}); err != nil {
 				t.Fatal(err)
 			}

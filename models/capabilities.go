@@ -64,6 +64,18 @@ type DistillOptions struct {
 // TeacherScope is the variable scope holding a distillation run's frozen teacher.
 const TeacherScope = "teacher"
 
+// RunUser is implemented by models that run another trained model's code,
+// frozen (a two-stage model's first stage). A run that uses other runs
+// (train.Config.Uses, by scope) calls UseRun once per used run, before any
+// graph is built, with that run's model and data; the model then reads
+// the used model's weights under scope (scope.At(scope) ... from its root),
+// where the trainer loads them, not trainable. Models that only read a
+// used run's weights with their own code (a distillation student) need not
+// implement it.
+type RunUser interface {
+	UseRun(scope string, m Model, info DataInfo) error
+}
+
 // Distiller is implemented by models that can train a few-step student
 // from a trained teacher. Distill returns the student model, whose Loss
 // reads the teacher's weights from the scope "teacher" (the trainer loads
@@ -102,4 +114,38 @@ type BoundPart struct {
 type PixelBounder interface {
 	PixelBoundError() error
 	PixelBound(rt *Runtime, x []float32, n int, o PixelBoundOptions) (*PixelBound, error)
+}
+
+// Capabilities names the capability interfaces m implements, for listings
+// (genmod models, the server): "sample", "logprob" (exact likelihood),
+// "bounds" (ELBO/IWAE), "pixel-bound" (a bound on 8-bit images), "codec",
+// "conditional" (trained with labels), "distill" and "own-step" (a
+// training step of several phases).
+func Capabilities(m Model) []string {
+	var out []string
+	if _, ok := m.(Sampler); ok {
+		out = append(out, "sample")
+	}
+	if _, ok := m.(LogProber); ok {
+		out = append(out, "logprob")
+	}
+	if _, ok := m.(BoundEstimator); ok {
+		out = append(out, "bounds")
+	}
+	if pb, ok := m.(PixelBounder); ok && pb.PixelBoundError() == nil {
+		out = append(out, "pixel-bound")
+	}
+	if _, ok := m.(Codec); ok {
+		out = append(out, "codec")
+	}
+	if c, ok := m.(Conditional); ok && c.NumClasses() > 0 {
+		out = append(out, "conditional")
+	}
+	if _, ok := m.(Distiller); ok {
+		out = append(out, "distill")
+	}
+	if _, ok := m.(Stepper); ok {
+		out = append(out, "own-step")
+	}
+	return out
 }

@@ -58,24 +58,17 @@ type Runtime struct {
 
 // SampleRequest asks a Sampler for N samples.
 type SampleRequest struct {
-	N        int
-	Steps    int     // network evaluations / solver steps of iterative samplers (0 = model default)
-	Sampler  string  // e.g. "ddpm", "ddim", "sde", "euler", "heun", "rk4", "rk45" ("" = model default)
-	Labels   []int32 // len N class labels for conditional models; nil = unconditional
-	Guidance float64 // classifier-free guidance weight w (0 = plain conditional)
-	// Temperature scales the base noise (flows: z ~ N(0, T²I)); 0 means 1.
-	Temperature float64
-	// Eta is DDIM's η in [0, 1] (0 = deterministic, 1 = ancestral).
-	Eta float64
-	// Variance of ancestral (DDPM) steps: "posterior" (β̃, default) or "beta".
-	Variance string
-	// Clip, when Hi > Lo, is the range of the data: the samplers that step
-	// through a prediction of the clean data (ddpm, ddim) keep it inside.
+	N      int
+	Labels []int32 // len N class labels for conditional models; nil = unconditional
+	// Clip, when Hi > Lo, is the range of the data (images), for samplers
+	// that can keep their steps inside it.
 	Clip Range
-	// RTol and ATol are the adaptive ODE solver's tolerances (0 = default).
-	RTol, ATol float64
-	Seed       int64
-	Progress   func(done, total int) // optional
+	Seed int64
+	// Options are the model's sampling options: a value of its entry's
+	// SampleOptions type (nil when it declares none), decoded and
+	// validated by the caller with Decode.
+	Options  any
+	Progress func(done, total int) // optional
 }
 
 // Sampler draws samples. The result has N*Dim values in the model's data
@@ -89,36 +82,6 @@ type Conditional interface {
 	NumClasses() int
 }
 
-// Options are the model hyperparameters a user can set (flags and config
-// keys share these names). Families read the fields that apply to them.
-type Options struct {
-	Net          string  `json:"net"`           // "mlp" or "unet" ("" = by data shape)
-	Hidden       []int   `json:"hidden"`        // MLP hidden widths
-	Channels     []int   `json:"channels"`      // U-Net channels per level
-	TimeDim      int     `json:"time-dim"`      // time embedding width
-	Conditional  bool    `json:"conditional"`   // condition on class labels when the data has them
-	LabelDropout float64 `json:"label-dropout"` // probability of replacing the label by the null class (CFG training)
-	TSampling    string  `json:"t-sampling"`    // "uniform" or "logit-normal"
-	Target       string  `json:"target"`        // diffusion prediction target: "eps", "x", "v" or "flow" ("" = model default)
-	Schedule     string  `json:"schedule"`      // DDPM noise schedule: "linear" or "cosine"
-	// Normalizing flows (0 = the model's default; see flow.Config):
-	// Levels is the number of multi-scale levels of image flows (realnvp,
-	// glow); Layers the number of coupling/flow layers, or steps per level
-	// for image flows.
-	Levels int `json:"levels"`
-	Layers int `json:"layers"`
-	// Latent-variable models (VAE, IWAE): Latent is the latent dimension;
-	// Beta weighs the KL term (β-VAE; 0 = 1); K is the number of importance
-	// samples per example in the training bound (1 = the ELBO, > 1 = the
-	// IWAE bound; 0 = the model's default); Decoder is the output
-	// distribution p(x|z), "bernoulli" or "gaussian" ("" = bernoulli on
-	// binarized images, gaussian otherwise).
-	Latent  int     `json:"latent"`
-	Beta    float64 `json:"beta"`
-	K       int     `json:"k"`
-	Decoder string  `json:"decoder"`
-}
-
 // Range is a closed interval [Lo, Hi]; the zero Range is empty (no bound).
 type Range struct{ Lo, Hi float32 }
 
@@ -127,7 +90,15 @@ type Entry struct {
 	Name        string
 	Family      string
 	Description string
-	New         func(opts Options, info DataInfo) (Model, error)
+	// Options are the model's training options at their defaults, and
+	// SampleOptions its sampling options: struct values declared as
+	// described at Specs (nil: none). A CLI builds its flags and config
+	// keys from them, so a family's options need no code outside it.
+	Options       any
+	SampleOptions any
+	// New builds the model; opts is a value of Options's type (Typed
+	// adapts a constructor over it).
+	New func(opts any, info DataInfo) (Model, error)
 }
 
 var (
@@ -157,6 +128,16 @@ func List() []Entry {
 	return out
 }
 
+// SampleOptions decodes the named model's sampling options from values
+// (nil, a value of its type or a map of names to values; see Decode).
+func SampleOptions(name string, values any) (any, error) {
+	e, err := Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	return Decode("sampling of model "+name, e.SampleOptions, values)
+}
+
 // Lookup finds a model by name; the error lists the valid names.
 func Lookup(name string) (Entry, error) {
 	mu.RLock()
@@ -172,13 +153,19 @@ func Lookup(name string) (Entry, error) {
 	return e, nil
 }
 
-// New builds the named model for the data.
-func New(name string, opts Options, info DataInfo) (Model, error) {
+// New builds the named model for the data. opts are its training
+// options: nil (the defaults), a value of its options type, or a map of
+// option names to values applied over the defaults (see Decode).
+func New(name string, opts any, info DataInfo) (Model, error) {
 	e, err := Lookup(name)
 	if err != nil {
 		return nil, err
 	}
-	m, err := e.New(opts, info)
+	o, err := Decode("model "+name, e.Options, opts)
+	if err != nil {
+		return nil, err
+	}
+	m, err := e.New(o, info)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", name, err)
 	}

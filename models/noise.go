@@ -13,3 +13,22 @@ func Noise(n, dim int, seed int64) []float32 {
 	}
 	return out
 }
+
+// PriorNoise draws the request's N·dim values of z ~ N(0, T²I) for models
+// with a Gaussian prior, T from its TemperatureOptions (1 by default).
+func PriorNoise(req SampleRequest, dim int) ([]float32, error) {
+	o, err := As[TemperatureOptions](req.Options)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	z := Noise(req.N, dim, req.Seed)
+	if t := float32(o.Scale()); t != 1 {
+		for i := range z {
+			z[i] *= t
+		}
+	}
+	return z, nil
+}

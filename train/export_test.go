@@ -139,7 +139,7 @@ func TestExportBadInput(t *testing.T) {
 		{"unknown format", good, newOut, ExportOptions{Format: "onnx"}, `unknown export format "onnx"`},
 		{"unknown weights", good, newOut, ExportOptions{Weights: "best"}, `unknown weights "best"`},
 		{"ema of a run without", noEMA, newOut, ExportOptions{Weights: WeightsEMA}, "kept no EMA"},
-		{"existing output", good, existing, ExportOptions{}, "--force"},
+		{"existing output", good, existing, ExportOptions{}, "already exists"},
 		{"output is a folder", good, outDir, ExportOptions{Force: true}, "is a directory"},
 		{"missing output folder", good, filepath.Join(root, "nodir", "x.safetensors"), ExportOptions{}, "cannot write"},
 		{"no output", good, "", ExportOptions{}, "no output file"},

@@ -36,11 +36,11 @@ func (r *Run) LossPlotPath() string  { return filepath.Join(r.Dir, "loss.png") }
 // holds a run (resume it instead) or any other files, so nothing is overwritten.
 func CreateRun(dir string, cfg Config, info models.DataInfo) (*Run, error) {
 	if dir == "" {
-		return nil, errors.New("no output folder given (--out)")
+		return nil, errors.New("no output folder given")
 	}
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
 		if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
-			return nil, fmt.Errorf("%s already holds a run: continue it with `genmod train --resume %s` or choose another --out", dir, dir)
+			return nil, fmt.Errorf("%s already holds a run (%w): resume it or choose another output folder", dir, ErrRunExists)
 		}
 		return nil, fmt.Errorf("output folder %s is not empty; choose an empty or new folder", dir)
 	}
@@ -62,6 +62,9 @@ func CreateRun(dir string, cfg Config, info models.DataInfo) (*Run, error) {
 	}
 	// data.json first: a folder with config.json counts as a run.
 	if err := fsutil.WriteBytesAtomic(r.DataInfoPath(), append(ibuf, '\n')); err != nil {
+		return nil, err
+	}
+	if err := r.recordUsedRuns(); err != nil {
 		return nil, err
 	}
 	if err := fsutil.WriteBytesAtomic(r.ConfigPath(), append(buf, '\n')); err != nil {
@@ -97,7 +100,7 @@ func OpenRun(dir string) (*Run, error) {
 	}
 	r := &Run{Dir: dir}
 	if _, err := os.Stat(r.ConfigPath()); err != nil {
-		return nil, fmt.Errorf("%s is not a run folder: it has no config.json (create one with `genmod train --out %s`)", dir, dir)
+		return nil, fmt.Errorf("%s is not a run folder: it has no config.json", dir)
 	}
 	cfg, err := ReadConfigJSON(r.ConfigPath())
 	if err != nil {

@@ -14,21 +14,16 @@ import (
 
 // SampleOptions choose what to draw from a trained model.
 type SampleOptions struct {
-	N           int
-	Steps       int     // sampler steps (0 = model default)
-	Sampler     string  // "" = model default
-	Eta         float64 // DDIM η
-	Variance    string  // ancestral-step variance: "posterior" or "beta"
-	NoClip      bool    // images: let the ddpm/ddim samplers' x̂ leave the pixel range
-	Temperature float64 // flows: scale of the base noise (0 = 1)
-	RTol        float64 // adaptive ODE tolerances (0 = default)
-	ATol        float64
-	Class       int     // class to draw for a conditional model; -1 = every class, one grid row each
-	Labels      []int32 // explicit class of every sample (overrides Class; conditional models only)
-	Guidance    float64 // classifier-free guidance weight w
-	Seed        int64
-	NoEMA       bool // use the raw weights instead of their moving average
-	Progress    func(done, total int)
+	N      int
+	Class  int     // class to draw for a conditional model; -1 = every class, one grid row each
+	Labels []int32 // explicit class of every sample (overrides Class; conditional models only)
+	Seed   int64
+	NoEMA  bool // use the raw weights instead of their moving average
+	// Model are the model's sampling options (models.Entry.SampleOptions):
+	// nil for its defaults, a value of its type (diffusion.SampleOptions),
+	// or a map of option names to values ({"sampler": "ddim"}).
+	Model    any
+	Progress func(done, total int)
 }
 
 // Samples are drawn values in the data's space (images in [0, 1]).
@@ -51,9 +46,6 @@ func (s *Session) Sample(o SampleOptions) (*Samples, error) {
 	if o.N < 1 {
 		return nil, fmt.Errorf("number of samples must be >= 1, got %d", o.N)
 	}
-	if o.Steps < 0 {
-		return nil, fmt.Errorf("steps must be >= 1 (or 0 for the model's default), got %d", o.Steps)
-	}
 	var labels []int32
 	cond, isCond := s.Model.(models.Conditional)
 	k := 0
@@ -62,11 +54,7 @@ func (s *Session) Sample(o SampleOptions) (*Samples, error) {
 	}
 	switch {
 	case k == 0 && o.Class >= 0:
-		return nil, fmt.Errorf("model %s was trained without class labels; drop --class", s.Run.Config.Model)
-	case k == 0 && o.Guidance != 0:
-		return nil, fmt.Errorf("classifier-free guidance needs a class-conditional model; %s was trained without labels", s.Run.Config.Model)
-	case k > 0 && o.Guidance != 0 && s.Run.Config.LabelDropout == 0:
-		return nil, fmt.Errorf("classifier-free guidance needs the null class, which this run never trained (label-dropout 0); drop --cfg")
+		return nil, fmt.Errorf("model %s was trained without class labels: it has no class to draw", s.Run.Config.Model)
 	case k > 0 && o.Class >= k:
 		return nil, fmt.Errorf("class %d is out of range: the model has classes 0..%d", o.Class, k-1)
 	case k == 0 && o.Labels != nil:
@@ -88,13 +76,17 @@ func (s *Session) Sample(o SampleOptions) (*Samples, error) {
 			}
 		}
 	}
+	mo, err := models.SampleOptions(s.Run.Config.Model, o.Model)
+	if err != nil {
+		return nil, err
+	}
 	var clip models.Range
-	if s.Info.IsImage() && !o.NoClip {
+	if s.Info.IsImage() {
 		clip = s.PixelRange()
 	}
 	before := s.Store.NumVariables()
 	x, err := sampler.Sample(s.Runtime(!o.NoEMA), models.SampleRequest{
-		N: o.N, Steps: o.Steps, Sampler: o.Sampler, Eta: o.Eta, Variance: o.Variance, Clip: clip, RTol: o.RTol, ATol: o.ATol, Temperature: o.Temperature, Labels: labels, Guidance: o.Guidance, Seed: o.Seed, Progress: o.Progress})
+		N: o.N, Clip: clip, Labels: labels, Seed: o.Seed, Options: mo, Progress: o.Progress})
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +140,7 @@ func (s *Session) WriteSamples(path, format string, sm *Samples, title string) e
 			viz.Panel{Title: fmt.Sprintf("data (%s, %d points)", s.Run.Config.Data, n), Series: []viz.Series{{XY: s.Train.X[:2*n]}}},
 			samples)
 	default:
-		return fmt.Errorf("no picture for %d-dimensional samples: use --format npy or csv", dim)
+		return fmt.Errorf("no picture for %d-dimensional samples: write them as npy or csv", dim)
 	}
 }
 
@@ -167,13 +159,22 @@ func labelsAreRows(labels []int32, k int) bool {
 // and at the end of training.
 const previewSteps = 20
 
+// previewOptions are the sampling options of previews: previewSteps
+// steps for a model whose sampler takes steps, else its defaults.
+func previewOptions(model string) any {
+	if e, err := models.Lookup(model); err == nil && models.Declares(e.SampleOptions, "steps") {
+		return map[string]any{"steps": previewSteps}
+	}
+	return nil
+}
+
 // writeProgressSamples writes a picture of samples into the run's samples folder.
 func (s *Session) writeProgressSamples(name string) error {
 	if _, ok := s.Model.(models.Sampler); !ok {
 		return nil
 	}
 	// A preview: few solver steps keep it cheap (genmod sample gives full control).
-	o := SampleOptions{Class: -1, Seed: s.Run.Config.Seed, Steps: previewSteps}
+	o := SampleOptions{Class: -1, Seed: s.Run.Config.Seed, Model: previewOptions(s.Run.Config.Model)}
 	switch {
 	case s.Info.IsImage() && s.Info.NumClasses > 0 && s.isConditional():
 		o.N = 10 * s.Info.NumClasses

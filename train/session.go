@@ -52,18 +52,12 @@ func newSessionFor(run *Run, backendName string, info models.DataInfo) (*Session
 		return nil, err
 	}
 	info.Binary = info.IsImage() && cfg.Binarize != ""
-	m, err := models.New(cfg.Model, cfg.Options, info)
+	m, err := buildModel(cfg, info)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Distill != "" {
-		d, ok := m.(models.Distiller)
-		if !ok {
-			return nil, fmt.Errorf("model %s cannot be distilled", cfg.Model)
-		}
-		if m, err = d.Distill(models.DistillOptions{Method: cfg.Distill, Steps: cfg.DistillSteps, TeacherSteps: cfg.TeacherSteps}); err != nil {
-			return nil, err
-		}
+	if err := giveUsedModels(run, m); err != nil {
+		return nil, err
 	}
 	tr := data.Transform{}
 	if info.IsImage() {
@@ -84,6 +78,25 @@ func newSessionFor(run *Run, backendName string, info models.DataInfo) (*Session
 	}
 	store.SetParam(model.ParamInitialSeed, cfg.Seed)
 	return &Session{Run: run, Backend: backend, Store: store, Model: m, Info: info, Transform: tr}, nil
+}
+
+// buildModel builds a run's model: the registered model with the run's
+// options, or its distillation student.
+func buildModel(cfg Config, info models.DataInfo) (models.Model, error) {
+	m, err := models.New(cfg.Model, cfg.ModelOptions, info)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Distill != "" {
+		d, ok := m.(models.Distiller)
+		if !ok {
+			return nil, fmt.Errorf("model %s cannot be distilled", cfg.Model)
+		}
+		if m, err = d.Distill(models.DistillOptions{Method: cfg.Distill, Steps: cfg.DistillSteps, TeacherSteps: cfg.TeacherSteps}); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
 }
 
 // Open loads a run's newest checkpoint for sampling or evaluation. The

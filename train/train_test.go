@@ -3,10 +3,12 @@ package train
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -38,10 +40,10 @@ func (m tinyModel) Loss(scope *model.Scope, x, _ *Node) *Node {
 }
 
 func init() {
-	models.Register(models.Entry{Name: "test-tiny", Description: "test only", New: func(models.Options, models.DataInfo) (models.Model, error) {
+	models.Register(models.Entry{Name: "test-tiny", Description: "test only", New: func(any, models.DataInfo) (models.Model, error) {
 		return tinyModel{}, nil
 	}})
-	models.Register(models.Entry{Name: "test-nan", Description: "test only", New: func(models.Options, models.DataInfo) (models.Model, error) {
+	models.Register(models.Entry{Name: "test-nan", Description: "test only", New: func(any, models.DataInfo) (models.Model, error) {
 		return tinyModel{nanAt: true}, nil
 	}})
 }
@@ -191,7 +193,7 @@ func TestBadRunsAreRefused(t *testing.T) {
 		{"unknown data", func(c *Config) { c.Data = "nope" }, "nope"},
 		{"zero steps", func(c *Config) { c.Steps = 0 }, "steps"},
 		{"bad schedule", func(c *Config) { c.LRSchedule = "step" }, "lr-schedule"},
-		{"negative flow layers", func(c *Config) { c.Layers = -1 }, "layers must be >= 1"},
+		{"option the model does not have", func(c *Config) { c.Set("layers", 3) }, "has no option layers"},
 		{"batch larger than the data", func(c *Config) { c.Data, c.Batch = "fashion-mnist-mini", 7000 }, "batch size"},
 	}
 	for _, c := range cases {
@@ -215,7 +217,7 @@ func TestBadRunsAreRefused(t *testing.T) {
 	if _, err := Train(ctx, cfg, quiet()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Train(ctx, cfg, quiet()); err == nil || !strings.Contains(err.Error(), "--resume") {
+	if _, err := Train(ctx, cfg, quiet()); !errors.Is(err, ErrRunExists) {
 		t.Errorf("second train into the same folder: err = %v", err)
 	}
 }
@@ -228,12 +230,78 @@ func TestConfigFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Steps != 7 || len(c.Hidden) != 2 || c.Hidden[1] != 16 || c.TSampling != "logit-normal" || c.Batch != DefaultConfig().Batch {
+	if c.Steps != 7 || c.Batch != DefaultConfig().Batch || c.ModelOptions["t-sampling"] != "logit-normal" || fmt.Sprint(c.ModelOptions["hidden"]) != "[8 16]" {
 		t.Errorf("config = %+v", c)
 	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("valid config: %v", err)
+	}
 	bad := filepath.Join(dir, "bad.json")
-	os.WriteFile(bad, []byte(`{"stepz": 3}`), 0o644)
-	if _, err := LoadConfigFile(bad, DefaultConfig()); err == nil || !strings.Contains(err.Error(), "stepz") {
+	os.WriteFile(bad, []byte(`{"model": "rf", "stepz": 3}`), 0o644)
+	c, err = LoadConfigFile(bad, DefaultConfig())
+	if err == nil {
+		err = c.Validate()
+	}
+	if err == nil || !strings.Contains(err.Error(), "has no option stepz") {
 		t.Errorf("unknown key: err = %v", err)
+	}
+	if _, err := LoadConfigFile(bad, DefaultConfig()); err != nil {
+		t.Fatal(err)
+	}
+	wrongType := filepath.Join(dir, "type.yaml")
+	os.WriteFile(wrongType, []byte("model: rf\nhidden: wide\n"), 0o644)
+	if c, err = LoadConfigFile(wrongType, DefaultConfig()); err == nil {
+		err = c.Validate()
+	}
+	if err == nil || !strings.Contains(err.Error(), "hidden") {
+		t.Errorf("option of the wrong type: err = %v", err)
+	}
+}
+
+// config.json holds the config's own keys and the model's options side by
+// side, every option with its value (defaults too), and reads back equal.
+func TestConfigJSONRoundTrip(t *testing.T) {
+	c := DefaultConfig()
+	c.Model = "rf"
+	c.Set("hidden", []int{8, 16})
+	if err := c.resolveOptions(); err != nil {
+		t.Fatal(err)
+	}
+	if c.ModelOptions["time-dim"] != float64(64) || c.ModelOptions["conditional"] != true {
+		t.Errorf("resolved options lack the defaults: %v", c.ModelOptions)
+	}
+	buf, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flat map[string]any
+	if err := json.Unmarshal(buf, &flat); err != nil {
+		t.Fatal(err)
+	}
+	if flat["steps"] != float64(c.Steps) || fmt.Sprint(flat["hidden"]) != "[8 16]" {
+		t.Errorf("config.json = %s", buf)
+	}
+	var back Config
+	if err := json.Unmarshal(buf, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, c) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", back, c)
+	}
+	// A run folder written before each family declared its options holds
+	// every family's keys; it opens with the ones its model has.
+	dir := t.TempDir()
+	legacy := `{"model": "realnvp", "data": "moons", "steps": 10, "batch": 8, "lr": 0.001, "lr-schedule": "cosine", "keep": 2,
+		"pixels": "symmetric", "net": "", "hidden": [16], "time-dim": 64, "conditional": true, "target": "", "layers": 4, "latent": 0}`
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(legacy), 0o644)
+	old, err := ReadConfigJSON(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Validate(); err != nil {
+		t.Errorf("legacy config.json: %v", err)
+	}
+	if _, ok := old.ModelOptions["time-dim"]; ok || old.ModelOptions["layers"] != float64(4) {
+		t.Errorf("legacy options = %v", old.ModelOptions)
 	}
 }

@@ -44,12 +44,23 @@ type Options struct {
 // ErrStopped is returned when Options.StopAfter ends training early.
 var ErrStopped = errors.New("training stopped early")
 
+// Errors a caller may want to explain in its own terms (the CLI names the
+// command that resumes a run).
+var (
+	ErrInterrupted = errors.New("interrupted")        // the context ended training; a checkpoint was saved
+	ErrDiverged    = errors.New("training diverged")  // a loss or gradient norm became NaN or infinite
+	ErrRunExists   = errors.New("folder holds a run") // Train was given the folder of an existing run
+)
+
 // Train creates the run folder for cfg and trains it to cfg.Steps.
 func Train(ctx context.Context, cfg Config, opts Options) (*Run, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg.absolutePaths()
+	if err := cfg.resolveOptions(); err != nil {
+		return nil, err
+	}
 	// Load the data, build the model and create its variables before the
 	// folder exists: a bad name, option or batch size must not leave a
 	// half-made run behind.
@@ -188,7 +199,7 @@ func (s *Session) train(ctx context.Context, opts Options, batcher *data.Batcher
 			if err := saveCkpt(); err != nil {
 				return err
 			}
-			return fmt.Errorf("interrupted at step %d (checkpoint saved; continue with `genmod train --resume %s`)", s.Step, s.Run.Dir)
+			return fmt.Errorf("%w at step %d (checkpoint saved; the run in %s resumes from it)", ErrInterrupted, s.Step, s.Run.Dir)
 		}
 		next := s.Step + 1
 		lr, decay := s.schedule(next)
@@ -216,8 +227,8 @@ func (s *Session) train(ctx context.Context, opts Options, batcher *data.Batcher
 					if cks, _ := listCheckpoints(s.Run.CheckpointDir()); len(cks) > 0 {
 						last = fmt.Sprintf("its last checkpoint (step %d) is intact", cks[0].step)
 					}
-					return fmt.Errorf("loss%s became %g (gradient norm %g) at step %d; the run stopped and %s. Lower lr (or clip-norm) in %s and continue with `genmod train --resume %s`",
-						p.label(), loss, gnorm, next, last, s.Run.ConfigPath(), s.Run.Dir)
+					return fmt.Errorf("%w: loss%s became %g (gradient norm %g) at step %d; the run stopped and %s. Lower lr (or clip-norm) in %s and resume the run in %s",
+						ErrDiverged, p.label(), loss, gnorm, next, last, s.Run.ConfigPath(), s.Run.Dir)
 				}
 			}
 			lossSum[i] += loss // the phase's last update of the step
@@ -299,10 +310,8 @@ func (s *Session) initVariables(b *data.Batcher) error {
 			return fmt.Errorf("building model %s: %w", cfg.Model, err)
 		}
 	}
-	if cfg.Teacher != "" {
-		if err := loadTeacher(s.Store, cfg.Teacher); err != nil {
-			return err
-		}
+	if err := loadUsedRuns(s.Store, cfg); err != nil {
+		return err
 	}
 	if cfg.EMA == 0 {
 		return nil

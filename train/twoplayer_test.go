@@ -78,7 +78,7 @@ func (m gan1D) Phases() []models.Phase {
 }
 
 func init() {
-	models.Register(models.Entry{Name: "test-gan1d", Description: "test only: a two-player model", New: func(models.Options, models.DataInfo) (models.Model, error) {
+	models.Register(models.Entry{Name: "test-gan1d", Description: "test only: a two-player model", New: func(any, models.DataInfo) (models.Model, error) {
 		return gan1D{k: 2}, nil
 	}})
 }
@@ -101,8 +101,7 @@ func ganData(t *testing.T) string {
 func ganConfig(out, data string) Config {
 	c := DefaultConfig()
 	c.Model, c.Data, c.Out = "test-gan1d", "csv:"+data, out
-	c.Steps, c.Batch, c.CheckpointEvery, c.LogEvery, c.Warmup, c.EMA = 1200, 128, 50, 10, 10, 0.98
-	c.Conditional = false // cosine decay: the players settle instead of circling the equilibrium
+	c.Steps, c.Batch, c.CheckpointEvery, c.LogEvery, c.Warmup, c.EMA = 1200, 128, 50, 10, 10, 0.98 // cosine decay (the default): the players settle instead of circling the equilibrium
 	return c
 }
 

@@ -55,7 +55,7 @@ func run(kind string) error {
 	default:
 		return fmt.Errorf("unknown -model %q (realnvp or glow)", kind)
 	}
-	m, err := flow.New(kind, models.Options{}, models.DataInfo{Shape: shape})
+	m, err := flow.New(kind, flow.Options{}, models.DataInfo{Shape: shape})
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,7 @@ import (
 
 	"genmod/internal/safetensors"
 	_ "genmod/models/all"
+	"genmod/models/diffusion"
 	"genmod/nn"
 	"genmod/train"
 )
@@ -188,19 +189,24 @@ func run(runDir, out string, steps, batch int, weights string) error {
 // dimension. The Predict comparison in run checks that it is.
 func unetConfig(s *train.Session) (nn.UNetConfig, error) {
 	c := s.Run.Config
-	if _, ok := s.Model.(predictor); !ok || !s.Info.IsImage() || (c.Net != "" && c.Net != "unet") {
-		return nn.UNetConfig{}, fmt.Errorf("run %s is not a diffusion U-Net on images (model %s, net %q, data shape %v)", s.Run.Dir, c.Model, c.Net, s.Info.Shape)
+	ro, err := c.ResolvedOptions()
+	if err != nil {
+		return nn.UNetConfig{}, err
+	}
+	o, isDiffusion := ro.(diffusion.Options)
+	if _, ok := s.Model.(predictor); !ok || !isDiffusion || !s.Info.IsImage() || (o.Net != "" && o.Net != "unet") {
+		return nn.UNetConfig{}, fmt.Errorf("run %s is not a diffusion U-Net on images (model %s, net %q, data shape %v)", s.Run.Dir, c.Model, o.Net, s.Info.Shape)
 	}
 	numClasses := 0
 	if cond, ok := s.Model.(interface{ NumClasses() int }); ok {
 		numClasses = cond.NumClasses()
 	}
 	cfg := nn.DefaultUNetConfig(numClasses)
-	if len(c.Channels) > 0 {
-		cfg.Channels = c.Channels
+	if len(o.Channels) > 0 {
+		cfg.Channels = o.Channels
 	}
-	if c.TimeDim > 0 {
-		cfg.TimeDim = c.TimeDim
+	if o.TimeDim > 0 {
+		cfg.TimeDim = o.TimeDim
 	}
 	return cfg, nil
 }

@@ -88,7 +88,7 @@ scaling to [-1, 1]), so ` + "`genmod decode`" + ` of the result gives the pixels
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&runDir, "run", "", "run folder written by `genmod train`")
+	f.StringVar(&runDir, "run", "", "run folder written by genmod train")
 	f.StringVar(&input, "input", "", "rows to encode: FILE.npy, FILE.csv, npy:FILE or csv:FILE")
 	f.StringVar(&split, "split", "", "encode the run's dataset instead: train or test")
 	f.IntVar(&n, "n", 0, "encode only the first n rows (0: all)")
@@ -156,7 +156,7 @@ writes the data rows: images as a PNG grid or as pixel/255 rows in [0, 1]
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&runDir, "run", "", "run folder written by `genmod train`")
+	f.StringVar(&runDir, "run", "", "run folder written by genmod train")
 	f.StringVar(&input, "input", "", "latent rows: FILE.npy, FILE.csv, npy:FILE or csv:FILE")
 	f.StringVar(&out, "out", "", "output file: .png (images, 2-D points), .npy or .csv")
 	f.StringVar(&format, "format", "", "png, npy or csv (default: from the --out extension)")

@@ -17,6 +17,7 @@ func newEvalCmd() *cobra.Command {
 	var metrics []string
 	var list, force bool
 	o := eval.Options{}
+	var mf *modelFlags
 	cmd := &cobra.Command{
 		Use:   "eval",
 		Short: "Score a trained run against its test split: sample quality and likelihood",
@@ -68,6 +69,7 @@ Vectors and binarized images are scored in nats, other images in bits/dim
 			if o.N < 0 {
 				return fmt.Errorf("--n must be >= 2, got %d", o.N)
 			}
+			o.Sample.Model = mf.values()
 			for _, m := range metrics {
 				o.Metrics = append(o.Metrics, strings.TrimSpace(m))
 			}
@@ -98,7 +100,7 @@ Vectors and binarized images are scored in nats, other images in bits/dim
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&runDir, "run", "", "run folder written by `genmod train`")
+	f.StringVar(&runDir, "run", "", "run folder written by genmod train")
 	f.StringVar(&out, "out", "", "JSON report path (default RUN/eval.json, which each eval replaces)")
 	f.BoolVar(&force, "force", false, forceUsage)
 	f.StringSliceVar(&metrics, "metrics", nil, "comma-separated metrics (default: all that apply; see --list)")
@@ -106,15 +108,8 @@ Vectors and binarized images are scored in nats, other images in bits/dim
 	f.IntVar(&o.N, "n", 2000, "samples and test examples to use (capped by the test split)")
 	f.IntVar(&o.K, "k", eval.DefaultK, "importance samples per test example of the iwae bound (latent-variable models)")
 	f.Int64Var(&o.Seed, "seed", 1, "seed of the metrics' own randomness (projections, dequantization)")
-	f.IntVar(&o.Sample.Steps, "steps", 0, "sampler steps (default: the model's)")
-	f.StringVar(&o.Sample.Sampler, "sampler", "", "sampler, as for genmod sample (default: the model's)")
-	f.Float64Var(&o.Sample.Eta, "eta", 0, "DDIM η in [0, 1]")
-	f.StringVar(&o.Sample.Variance, "variance", "", "ddpm sampler variance: posterior or beta")
-	f.BoolVar(&o.Sample.NoClip, "no-clip", false, "images: do not clip the ddpm/ddim samplers' clean-image prediction to the pixel range")
-	f.Float64Var(&o.Sample.Guidance, "cfg", 0, "classifier-free guidance weight w")
-	f.Float64Var(&o.Sample.RTol, "rtol", 0, "adaptive ode sampler tolerance")
-	f.Float64Var(&o.Sample.ATol, "atol", 0, "adaptive ode sampler tolerance")
 	f.Int64Var(&o.Sample.Seed, "sample-seed", 1, "seed of the sampler's noise")
+	mf = addModelFlags(f, true)
 	cmd.AddCommand(newTrainFeaturesCmd())
 	return cmd
 }

@@ -45,7 +45,7 @@ length, the JSON header and the raw little-endian float32 data.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&runDir, "run", "", "run folder written by `genmod train`")
+	f.StringVar(&runDir, "run", "", "run folder written by genmod train")
 	f.StringVar(&out, "out", "", "output file")
 	f.StringVar(&o.Format, "format", train.FormatSafetensors, "export format: safetensors")
 	f.StringVar(&o.Weights, "weights", "", "ema or raw (default: ema when the run kept EMA weights)")

@@ -17,19 +17,60 @@ import (
 
 func newModelsCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:     "models",
-		Short:   "List the registered models",
-		Example: "  genmod models",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Use:   "models [NAME]",
+		Short: "List the registered models and what each can do, or show one model's options",
+		Long: `Without a name, lists every model with its family, its capabilities on
+labelled vectors or images (sample, logprob: exact likelihood, bounds:
+ELBO/IWAE, pixel-bound: a bound on 8-bit images, codec: encode/decode,
+conditional, distill, own-step: a training step of several phases) and a
+description. With a name, lists the model's training and sampling options
+with their defaults: the flags of genmod train and genmod sample.`,
+		Example: "  genmod models\n  genmod models glow",
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
 			w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tFAMILY\tDESCRIPTION")
+			if len(args) == 1 {
+				e, err := models.Lookup(args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "%s (%s): %s\n\n", e.Name, e.Family, e.Description)
+				for _, part := range []struct {
+					title string
+					decl  any
+				}{{"training options (genmod train)", e.Options}, {"sampling options (genmod sample, eval)", e.SampleOptions}} {
+					specs, err := models.Specs(part.decl)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(w, "%s:\n", part.title)
+					if len(specs) == 0 {
+						fmt.Fprintln(w, "  none")
+					}
+					for _, s := range specs {
+						fmt.Fprintf(w, "  --%s\t%v\t%s\n", s.Name, s.Default, s.Help)
+					}
+				}
+				return w.Flush()
+			}
+			fmt.Fprintln(w, "NAME\tFAMILY\tCAPABILITIES\tDESCRIPTION")
 			for _, e := range models.List() {
-				fmt.Fprintf(w, "%s\t%s\t%s\n", e.Name, e.Family, e.Description)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", e.Name, e.Family, strings.Join(probeCapabilities(e), ","), e.Description)
 			}
 			return w.Flush()
 		},
 	}
+}
+
+// probeCapabilities builds the model with its defaults on labelled 2-D
+// vectors, or on 28x28 images if it needs them, and lists what it can do.
+func probeCapabilities(e models.Entry) []string {
+	for _, info := range []models.DataInfo{{Shape: []int{2}, NumClasses: 3}, {Shape: []int{28, 28, 1}, NumClasses: 10}} {
+		if m, err := models.New(e.Name, nil, info); err == nil {
+			return models.Capabilities(m)
+		}
+	}
+	return []string{"?"}
 }
 
 func newDataCmd() *cobra.Command {

@@ -66,6 +66,8 @@ func TestBadInput(t *testing.T) {
 		{"bad config key", []string{"train", "--config", writeFile(t, dir, "c.json", `{"stepz": 1}`), "--out", filepath.Join(dir, "c")}, "stepz"},
 		{"zero steps", []string{"train", "--steps", "0", "--out", filepath.Join(dir, "d")}, "steps must be >= 1"},
 		{"missing out", []string{"train"}, "--out"},
+		{"option the model lacks", []string{"train", "--model", "realnvp", "--target", "v", "--out", filepath.Join(dir, "e")}, "model realnvp has no option target"},
+		{"bad option value", []string{"train", "--model", "rf", "--t-sampling", "beta", "--out", filepath.Join(dir, "f")}, "t-sampling"},
 		{"unknown backend", []string{"version", "--backend", "nosuch"}, "not available"},
 	}
 	if os.Geteuid() != 0 { // root can write anywhere
@@ -85,7 +87,7 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("%s: output does not say %q (or panicked):\n%s", c.name, c.want, out)
 		}
 	}
-	for _, p := range []string{"a", "b", "c", "d"} {
+	for _, p := range []string{"a", "b", "c", "d", "e", "f"} {
 		if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
 			t.Errorf("a failed command left %s behind", p)
 		}
@@ -160,6 +162,11 @@ func TestSIGKILLAndResume(t *testing.T) {
 	out, err := genmod(t, "sample", "--run", b, "--n", "10", "--class", "5", "--out", filepath.Join(dir, "c.png"))
 	if err == nil || !strings.Contains(out, "out of range") {
 		t.Errorf("class 5 of a 2-class model: %v\n%s", err, out)
+	}
+	// A flag that is another family's sampling option is refused by name.
+	out, err = genmod(t, "sample", "--run", b, "--n", "10", "--temperature", "0.5", "--out", filepath.Join(dir, "t.png"))
+	if err == nil || !strings.Contains(out, "has no option temperature") {
+		t.Errorf("--temperature on rf: %v\n%s", err, out)
 	}
 }
 

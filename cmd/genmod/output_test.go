@@ -28,7 +28,7 @@ func TestOutputsNeedForce(t *testing.T) {
 		file string   // in outDir, created beforehand
 		args []string // the command, writing to {} (the file)
 	}{
-		{"sample png", "s.png", []string{"sample", "--run", run, "--n", "20", "--steps", "2", "--out", "{}"}},
+		{"sample png", "s.png", []string{"sample", "--run", run, "--n", "20", "--out", "{}"}},
 		{"sample csv", "s.csv", []string{"sample", "--run", run, "--n", "20", "--out", "{}"}},
 		{"encode", "z.npy", []string{"encode", "--run", run, "--input", pts, "--out", "{}"}},
 		{"decode", "x.npy", []string{"decode", "--run", run, "--input", z, "--out", "{}"}},

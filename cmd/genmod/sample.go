@@ -14,6 +14,7 @@ func newSampleCmd() *cobra.Command {
 	var runDir, out, format string
 	var force bool
 	o := train.SampleOptions{}
+	var mf *modelFlags
 	cmd := &cobra.Command{
 		Use:   "sample",
 		Short: "Draw samples from a trained run and write them as a picture, NPY or CSV",
@@ -38,9 +39,13 @@ func newSampleCmd() *cobra.Command {
 			if o.N < 1 {
 				return fmt.Errorf("--n must be >= 1, got %d", o.N)
 			}
-			if cmd.Flags().Changed("steps") && o.Steps < 1 {
-				return fmt.Errorf("--steps must be >= 1, got %d", o.Steps)
+			if cmd.Flags().Changed("steps") {
+				if st, _ := cmd.Flags().GetInt("steps"); st < 1 {
+					return fmt.Errorf("--steps must be >= 1, got %d", st)
+				}
 			}
+			values := mf.values()
+			o.Model = values
 			if err := checkOutputs(force, out); err != nil {
 				return err
 			}
@@ -62,8 +67,8 @@ func newSampleCmd() *cobra.Command {
 				return err
 			}
 			title := fmt.Sprintf("%s on %s, step %d", s.Run.Config.Model, s.Run.Config.Data, s.Step)
-			if o.Guidance != 0 {
-				title += fmt.Sprintf(", cfg w=%g", o.Guidance)
+			if w, ok := values["cfg"]; ok && w != 0.0 {
+				title += fmt.Sprintf(", cfg w=%g", w)
 			}
 			if err := s.WriteSamples(out, format, sm, title); err != nil {
 				return err
@@ -73,24 +78,14 @@ func newSampleCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&runDir, "run", "", "run folder written by `genmod train`")
+	f.StringVar(&runDir, "run", "", "run folder written by genmod train")
 	f.StringVar(&out, "out", "", "output file")
 	f.StringVar(&format, "format", "", "png, npy or csv (default: from the --out extension)")
 	f.BoolVar(&force, "force", false, forceUsage)
 	f.IntVar(&o.N, "n", 100, "number of samples")
-	f.IntVar(&o.Steps, "steps", 0, "sampler steps (default 50; all T=1000 for --sampler ddpm on a ddpm model)")
-	f.StringVar(&o.Sampler, "sampler", "", "ddpm (ancestral), ddim, sde (Euler-Maruyama), euler, heun, rk4 or ode (adaptive rk45); default: the model's")
-	f.StringVar(&o.Sampler, "solver", "", "same as --sampler")
-	_ = f.MarkHidden("solver")
-	f.Float64Var(&o.Eta, "eta", 0, "DDIM η in [0, 1]: 0 deterministic, 1 = ancestral")
-	f.StringVar(&o.Variance, "variance", "", "ddpm sampler step variance: posterior (β̃, default) or beta")
-	f.BoolVar(&o.NoClip, "no-clip", false, "images: let the ddpm/ddim samplers' clean-image prediction leave the pixel range (clipped by default, as in DDPM/DDIM)")
-	f.Float64Var(&o.Temperature, "temperature", 0, "normalizing flows: draw z ~ N(0, T²I) (default 1)")
-	f.Float64Var(&o.RTol, "rtol", 0, "relative tolerance of the adaptive ode sampler (default 1e-5)")
-	f.Float64Var(&o.ATol, "atol", 0, "absolute tolerance of the adaptive ode sampler (default 1e-5)")
 	f.IntVar(&o.Class, "class", -1, "class to draw for a conditional model (default: every class, one row each)")
-	f.Float64Var(&o.Guidance, "cfg", 0, "classifier-free guidance weight w: v = (1+w)·v_y − w·v_∅")
 	f.Int64Var(&o.Seed, "seed", 1, "seed of the initial noise")
 	f.BoolVar(&o.NoEMA, "no-ema", false, "sample with the raw weights instead of their moving average")
+	mf = addModelFlags(f, true)
 	return cmd
 }

@@ -104,7 +104,7 @@ training data's width. Images are rows of H·W·C values in [0, 1]
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&runDir, "run", "", "run folder written by `genmod train`")
+	f.StringVar(&runDir, "run", "", "run folder written by genmod train")
 	f.StringVar(&input, "input", "", "rows to score: FILE.npy, FILE.csv, npy:FILE or csv:FILE")
 	f.StringVar(&out, "out", "", "write row,log_p as CSV here instead of standard output")
 	f.StringVar(&density, "density", "", "instead of scoring rows, draw the density of a 2-D model as a PNG heat map")

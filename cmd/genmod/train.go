@@ -19,6 +19,7 @@ func newTrainCmd() *cobra.Command {
 	var configFile, resume string
 	var stopAfter int
 	flagCfg := train.DefaultConfig()
+	var mf *modelFlags
 	cmd := &cobra.Command{
 		Use:   "train",
 		Short: "Train a model; the run folder gets its config, metrics, checkpoints and samples",
@@ -49,8 +50,17 @@ func newTrainCmd() *cobra.Command {
 				}
 			}
 			// Flags given on the command line win over the config file.
-			if err := overlayFlags(&cfg, &flagCfg, changedConfigFlags(cmd.Flags())); err != nil {
+			var own []string
+			for _, n := range changedConfigFlags(cmd.Flags()) {
+				if !mf.has(n) {
+					own = append(own, n)
+				}
+			}
+			if err := overlayFlags(&cfg, &flagCfg, own); err != nil {
 				return err
+			}
+			for k, v := range mf.values() {
+				cfg.Set(k, v)
 			}
 			if cfg.Out == "" {
 				return fmt.Errorf("no output folder: give --out DIR (or out: in the config file)")
@@ -65,6 +75,7 @@ func newTrainCmd() *cobra.Command {
 	f.IntVar(&stopAfter, "stop-after", 0, "stop right after this step without saving, as if killed (for testing resume)")
 	_ = f.MarkHidden("stop-after")
 	addConfigFlags(f, &flagCfg)
+	mf = addModelFlags(f, false)
 	return cmd
 }
 
@@ -85,10 +96,10 @@ func trainOptions(cmd *cobra.Command) train.Options {
 }
 
 // addConfigFlags registers one flag per train.Config field; the flag names are
-// the config's JSON keys.
+// the config's JSON keys. The models' own options are addModelFlags'.
 func addConfigFlags(f *pflag.FlagSet, c *train.Config) {
-	f.StringVar(&c.Model, "model", c.Model, "model name (see `genmod models`)")
-	f.StringVar(&c.Data, "data", c.Data, "dataset: a name from `genmod data`, images:DIR, npy:FILE or csv:FILE")
+	f.StringVar(&c.Model, "model", c.Model, "model name (see genmod models)")
+	f.StringVar(&c.Data, "data", c.Data, "dataset: a name from genmod data, images:DIR, npy:FILE or csv:FILE")
 	f.StringVar(&c.DataDir, "data-dir", c.DataDir, "folder holding the full dataset's files, if not in the default place")
 	f.StringVar(&c.Out, "out", c.Out, "run folder to create")
 	f.IntVar(&c.Steps, "steps", c.Steps, "training steps")
@@ -107,21 +118,6 @@ func addConfigFlags(f *pflag.FlagSet, c *train.Config) {
 	f.BoolVar(&c.Dequantize, "dequantize", c.Dequantize, "uniform dequantization of 8-bit images")
 	f.StringVar(&c.Binarize, "binarize", c.Binarize, "binarize images: static or dynamic (values 0/1; --pixels does not apply)")
 	f.StringVar(&c.Pixels, "pixels", c.Pixels, "image range the model sees: symmetric ([-1,1]) or unit ([0,1])")
-	f.StringVar(&c.Net, "net", c.Net, "network: mlp, unet or dit (default: the model's, else unet for images and mlp otherwise)")
-	f.IntSliceVar(&c.Hidden, "hidden", c.Hidden, "MLP hidden widths, e.g. 256,256,256")
-	f.IntSliceVar(&c.Channels, "channels", c.Channels, "U-Net channels per resolution, e.g. 32,64,64")
-	f.IntVar(&c.TimeDim, "time-dim", c.TimeDim, "width of the sinusoidal time embedding")
-	f.BoolVar(&c.Conditional, "conditional", c.Conditional, "condition on class labels when the data has them")
-	f.Float64Var(&c.LabelDropout, "label-dropout", c.LabelDropout, "probability of training with the null class (classifier-free guidance)")
-	f.StringVar(&c.TSampling, "t-sampling", c.TSampling, "time sampling: uniform or logit-normal")
-	f.StringVar(&c.Target, "target", c.Target, "diffusion prediction target: eps, x, v or flow (default: the model's)")
-	f.StringVar(&c.Schedule, "schedule", c.Schedule, "DDPM noise schedule: linear or cosine (default linear)")
-	f.IntVar(&c.Levels, "levels", c.Levels, "normalizing flows on images (realnvp, glow): multi-scale levels (0 = 2, fewer if the image is too small; glow squeezes once per level, realnvp once between levels)")
-	f.IntVar(&c.Layers, "layers", c.Layers, "normalizing flows: layers (0 = default): couplings for nice and realnvp (12), glow steps (12), MAF layers (12), planar/radial layers (16); on images, steps per level for glow (4), couplings per group for realnvp (3), couplings for nice (4); vae, iwae: planar flows in the posterior (0)")
-	f.IntVar(&c.Latent, "latent", c.Latent, "vae, iwae: latent dimension (0 = 50, or the data dimension if smaller)")
-	f.Float64Var(&c.Beta, "beta", c.Beta, "vae: weight of the KL term of the ELBO (β-VAE; 0 = 1)")
-	f.IntVar(&c.K, "k", c.K, "vae, iwae: importance samples per example in the training bound (0 = 1 for vae, 5 for iwae)")
-	f.StringVar(&c.Decoder, "decoder", c.Decoder, "vae, iwae: output distribution p(x|z), bernoulli or gaussian (default: bernoulli with --binarize, else gaussian)")
 }
 
 // configKeys are the flags that are train.Config keys (everything but the command's own).

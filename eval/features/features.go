@@ -81,6 +81,10 @@ const (
 // exactly the variables under it.
 const netScope = "net"
 
+// ErrNoClassifier means no usable classifier is at hand for a dataset:
+// none was trained for it, or its weights are for another network.
+var ErrNoClassifier = errors.New("no feature classifier")
+
 // Metadata keys of a weights file.
 const (
 	metaFormat   = "format" // "pt", as genmod's checkpoints, for safetensors.torch
@@ -195,8 +199,7 @@ func weightsFile(dataset string) string { return "weights/" + dataset + ".safete
 func Load(dataset string) (*Classifier, error) {
 	name, ok := WeightsDataset(dataset)
 	if !ok {
-		return nil, fmt.Errorf("no feature classifier for dataset %q (have: %s); train one with `genmod eval train-features --data %s`",
-			dataset, strings.Join(Datasets(), ", "), dataset)
+		return nil, fmt.Errorf("%w for dataset %q (have: %s); train one with Train", ErrNoClassifier, dataset, strings.Join(Datasets(), ", "))
 	}
 	buf, err := weightsFS.ReadFile(weightsFile(name))
 	if err != nil {
@@ -237,7 +240,7 @@ func fromFile(f *safetensors.File, backendConfig string) (*Classifier, error) {
 	if arch, ds := f.Metadata[metaArch], f.Metadata[metaDataset]; arch == "" || ds == "" {
 		return nil, errors.New("not a genmod feature classifier (its metadata names no architecture or dataset)")
 	} else if arch != Arch {
-		return nil, fmt.Errorf("weights are for network %q, this genmod builds %q: retrain with `genmod eval train-features --data %s`", arch, Arch, ds)
+		return nil, fmt.Errorf("weights for dataset %s are for network %q, this genmod builds %q (%w): retrain them with Train", ds, arch, Arch, ErrNoClassifier)
 	}
 	info, err := infoFromMetadata(f.Metadata)
 	if err != nil {

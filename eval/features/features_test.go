@@ -268,7 +268,7 @@ func TestBadInput(t *testing.T) {
 		{"no images", func() error { _, err := clf.Predict(nil, 0); return err }, "at least one image"},
 		{"NaN pixel", func() error { _, err := clf.Features(nan, 2); return err }, "image 1"},
 		{"bad label", func() error { _, err := clf.Accuracy(make([]float32, features.Dim), []int32{10}); return err }, "label 10"},
-		{"no classifier", func() error { _, err := features.Load("moons"); return err }, "train-features"},
+		{"no classifier", func() error { _, err := features.Load("moons"); return err }, "no feature classifier for dataset \"moons\""},
 		{"not a classifier", func() error {
 			_, err := features.Parse(safetensorsFile(t, map[string]string{"format": "pt"}), "")
 			return err

@@ -46,6 +46,7 @@ import (
 	"genmod/internal/fsutil"
 	"genmod/models"
 	_ "genmod/models/all"
+	"genmod/models/diffusion"
 	"genmod/train"
 )
 
@@ -133,7 +134,10 @@ func run() ([]Row, error) {
 			cfg.Model, cfg.Data, cfg.Steps = mname, spec, *steps
 			// Unconditional: 8gaussians has labels (its modes), and the
 			// trainer's default would condition on them.
-			cfg.CheckpointEvery, cfg.LogEvery, cfg.Conditional = 0, 100, false
+			cfg.CheckpointEvery, cfg.LogEvery = 0, 100
+			if declares(mname, "conditional") {
+				cfg.Set("conditional", false)
+			}
 			if err := train.ApplyValues(&cfg, overrides); err != nil {
 				return nil, err
 			}
@@ -157,6 +161,14 @@ func run() ([]Row, error) {
 		}
 	}
 	return rows, nil
+}
+
+// declares reports whether the model has the training option key (only
+// the diffusion family has "conditional"; setting an option a model does
+// not declare is an error).
+func declares(model, key string) bool {
+	e, err := models.Lookup(model)
+	return err == nil && models.Declares(e.Options, key)
 }
 
 func print(r Row) {
@@ -225,21 +237,21 @@ func measure(dir string, ds dataset, floor map[string]float64) (map[string]float
 			}
 		}
 	}
-	for _, so := range samplers {
-		so.N, so.Seed, so.Class = ns, 7, -1
+	for _, do := range samplers {
+		so := train.SampleOptions{N: ns, Seed: 7, Class: -1, Model: do}
 		t0 := time.Now()
 		sm, err := s.Sample(so)
-		fmt.Printf("   %s sampler: %s\n", so.Sampler, time.Since(t0).Round(time.Second))
+		fmt.Printf("   %s sampler: %s\n", do.Sampler, time.Since(t0).Round(time.Second))
 		if err != nil {
-			return nil, nil, fmt.Errorf("sampler %s: %w", so.Sampler, err)
+			return nil, nil, fmt.Errorf("sampler %s: %w", do.Sampler, err)
 		}
 		pm, err := pointMetrics(sm.X, test[:2*ns])
 		if err != nil {
 			return nil, nil, err
 		}
 		for k, v := range pm {
-			m[so.Sampler+"_"+k] = v
-			m[so.Sampler+"_"+k+"_x_floor"] = v / floor[k]
+			m[do.Sampler+"_"+k] = v
+			m[do.Sampler+"_"+k+"_x_floor"] = v / floor[k]
 		}
 	}
 	for k, v := range floor {
@@ -253,7 +265,7 @@ func measure(dir string, ds dataset, floor map[string]float64) (map[string]float
 // samplers are the samplers measured for the models that sample
 // iteratively: every kind of step their path allows (ancestral, DDIM,
 // adaptive PF-ODE; Euler, Heun, adaptive RK45), at the default steps.
-var samplers = map[string][]train.SampleOptions{
+var samplers = map[string][]diffusion.SampleOptions{
 	"ddpm": {{Sampler: "ddpm"}, {Sampler: "ddim"}, {Sampler: "ode"}},
 	"rf":   {{Sampler: "euler"}, {Sampler: "heun"}, {Sampler: "rk45"}},
 }

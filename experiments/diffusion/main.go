@@ -21,6 +21,7 @@ import (
 	"genmod/experiments/internal/expt"
 	"genmod/models"
 	_ "genmod/models/all"
+	"genmod/models/diffusion"
 	"genmod/train"
 	"genmod/viz"
 )
@@ -66,7 +67,8 @@ func trainRun(name string, cfg train.Config) (string, error) {
 // MLP (256x3) at batch 256.
 func moons(model string) train.Config {
 	c := train.DefaultConfig()
-	c.Model, c.Data, c.Batch, c.LR, c.Conditional = model, "moons", 256, 2e-3, false
+	c.Model, c.Data, c.Batch, c.LR = model, "moons", 256, 2e-3
+	c.Set("conditional", false)
 	c.LogEvery, c.CheckpointEvery = 50, 0
 	return c
 }
@@ -186,15 +188,15 @@ func ddimVsDDPM() error {
 		label string
 		so    train.SampleOptions
 	}{
-		{"ddpm ancestral, 1000 steps", train.SampleOptions{Sampler: "ddpm", Steps: 1000}},
-		{"ddim η=0, 10 steps", train.SampleOptions{Sampler: "ddim", Steps: 10}},
-		{"ddim η=0, 20 steps", train.SampleOptions{Sampler: "ddim", Steps: 20}},
-		{"ddim η=0, 50 steps", train.SampleOptions{Sampler: "ddim", Steps: 50}},
-		{"ddim η=0, 100 steps", train.SampleOptions{Sampler: "ddim", Steps: 100}},
-		{"ddim η=1, 100 steps", train.SampleOptions{Sampler: "ddim", Steps: 100, Eta: 1}},
-		{"ddpm ancestral, 100 steps", train.SampleOptions{Sampler: "ddpm", Steps: 100}},
-		{"pf-ode rk45 (tol 1e-3)", train.SampleOptions{Sampler: "rk45", RTol: 1e-3, ATol: 1e-3}},
-		{"reverse sde, 1000 steps", train.SampleOptions{Sampler: "sde", Steps: 1000}},
+		{"ddpm ancestral, 1000 steps", train.SampleOptions{Model: diffusion.SampleOptions{Sampler: "ddpm", Steps: 1000}}},
+		{"ddim η=0, 10 steps", train.SampleOptions{Model: diffusion.SampleOptions{Sampler: "ddim", Steps: 10}}},
+		{"ddim η=0, 20 steps", train.SampleOptions{Model: diffusion.SampleOptions{Sampler: "ddim", Steps: 20}}},
+		{"ddim η=0, 50 steps", train.SampleOptions{Model: diffusion.SampleOptions{Sampler: "ddim", Steps: 50}}},
+		{"ddim η=0, 100 steps", train.SampleOptions{Model: diffusion.SampleOptions{Sampler: "ddim", Steps: 100}}},
+		{"ddim η=1, 100 steps", train.SampleOptions{Model: diffusion.SampleOptions{Sampler: "ddim", Steps: 100, Eta: 1}}},
+		{"ddpm ancestral, 100 steps", train.SampleOptions{Model: diffusion.SampleOptions{Sampler: "ddpm", Steps: 100}}},
+		{"pf-ode rk45 (tol 1e-3)", train.SampleOptions{Model: diffusion.SampleOptions{Sampler: "rk45", RTol: 1e-3, ATol: 1e-3}}},
+		{"reverse sde, 1000 steps", train.SampleOptions{Model: diffusion.SampleOptions{Sampler: "sde", Steps: 1000}}},
 	} {
 		c.so.Seed = 7
 		m, x, err := evaluate(run, c.so)
@@ -213,7 +215,8 @@ func tSampling() error {
 		var panels []viz.Panel
 		for _, ts := range []string{"uniform", "logit-normal"} {
 			cfg := moons("rf")
-			cfg.Data, cfg.TSampling, cfg.Steps = data, ts, steps(2000)
+			cfg.Data, cfg.Steps = data, steps(2000)
+			cfg.Set("t-sampling", ts)
 			run, err := trainRun(fmt.Sprintf("rf-%s-%s", data, ts), cfg)
 			if err != nil {
 				return err
@@ -226,7 +229,7 @@ func tSampling() error {
 				record("tsampling", run, data+": data floor", fl)
 			}
 			for _, n := range []int{10, 50} {
-				m, x, err := evaluate(run, train.SampleOptions{Sampler: "euler", Steps: n, Seed: 7})
+				m, x, err := evaluate(run, train.SampleOptions{Seed: 7, Model: diffusion.SampleOptions{Sampler: "euler", Steps: n}})
 				if err != nil {
 					return err
 				}
@@ -283,7 +286,7 @@ func reflow() error {
 			return err
 		}
 		for _, n := range []int{1, 2, 4, 50} {
-			m, x, err := evaluate(r.run, train.SampleOptions{Sampler: "euler", Steps: n, Seed: 7})
+			m, x, err := evaluate(r.run, train.SampleOptions{Seed: 7, Model: diffusion.SampleOptions{Sampler: "euler", Steps: n}})
 			if err != nil {
 				return err
 			}
@@ -303,7 +306,7 @@ func distill() error {
 	if _, err := os.Stat(teacher); err != nil {
 		return fmt.Errorf("run the tsampling experiment first (it trains the teacher %s)", teacher)
 	}
-	m, x, err := evaluate(teacher, train.SampleOptions{Sampler: "ddim", Steps: 32, Seed: 7})
+	m, x, err := evaluate(teacher, train.SampleOptions{Seed: 7, Model: diffusion.SampleOptions{Sampler: "ddim", Steps: 32}})
 	if err != nil {
 		return err
 	}
@@ -322,12 +325,12 @@ func distill() error {
 		if err != nil {
 			return err
 		}
-		tm, _, err := evaluate(teacher, train.SampleOptions{Sampler: "ddim", Steps: n, Seed: 7})
+		tm, _, err := evaluate(teacher, train.SampleOptions{Seed: 7, Model: diffusion.SampleOptions{Sampler: "ddim", Steps: n}})
 		if err != nil {
 			return err
 		}
 		record("distill", teacher, fmt.Sprintf("teacher, ddim %d", n), tm)
-		sm, x, err := evaluate(run, train.SampleOptions{Sampler: "ddim", Steps: n, Seed: 7})
+		sm, x, err := evaluate(run, train.SampleOptions{Seed: 7, Model: diffusion.SampleOptions{Sampler: "ddim", Steps: n}})
 		if err != nil {
 			return err
 		}
@@ -346,7 +349,9 @@ func distill() error {
 // (same class mix) measures what guidance costs in fidelity.
 func cfgSweep() error {
 	cfg := moons("rf")
-	cfg.Data, cfg.Conditional, cfg.LabelDropout, cfg.Steps = "pinwheel", true, 0.2, steps(3000)
+	cfg.Data, cfg.Steps = "pinwheel", steps(3000)
+	cfg.Set("conditional", true)
+	cfg.Set("label-dropout", 0.2)
 	run, err := trainRun("rf-pinwheel-cond", cfg)
 	if err != nil {
 		return err
@@ -360,7 +365,7 @@ func cfgSweep() error {
 	labels := s.Test.Y[:n]
 	var panels []viz.Panel
 	for _, w := range []float64{0, 0.5, 1, 2, 4} {
-		so := train.SampleOptions{Sampler: "euler", Steps: 50, Guidance: w, Seed: 7, Labels: labels}
+		so := train.SampleOptions{Seed: 7, Labels: labels, Model: diffusion.SampleOptions{Sampler: "euler", Steps: 50, Guidance: w}}
 		m, x, err := evaluate(run, so)
 		if err != nil {
 			return err
@@ -410,7 +415,8 @@ func byClass(x []float32, labels []int32, k int) []viz.Series {
 // Fashion-MNIST train split, label dropout 0.1 for guidance.
 func fashionDDPM() (string, error) {
 	c := train.DefaultConfig()
-	c.Model, c.Data, c.Batch, c.LR, c.LabelDropout = "ddpm", "fashion-mnist", 32, 2e-3, 0.1
+	c.Model, c.Data, c.Batch, c.LR = "ddpm", "fashion-mnist", 32, 2e-3
+	c.Set("label-dropout", 0.1)
 	c.Steps, c.SampleEvery = steps(3000), 1000
 	return trainRun("fm-ddpm", c)
 }
@@ -441,12 +447,13 @@ func imageEval(run string, n int, so train.SampleOptions) (map[string]float64, e
 }
 
 func samplerLabel(so train.SampleOptions) string {
-	l := fmt.Sprintf("%s %d", so.Sampler, so.Steps)
-	if so.Sampler == "ddim" {
-		l = fmt.Sprintf("ddim η=%g, %d steps", so.Eta, so.Steps)
+	do, _ := so.Model.(diffusion.SampleOptions)
+	l := fmt.Sprintf("%s %d", do.Sampler, do.Steps)
+	if do.Sampler == "ddim" {
+		l = fmt.Sprintf("ddim η=%g, %d steps", do.Eta, do.Steps)
 	}
-	if so.Guidance != 0 {
-		l += fmt.Sprintf(", w = %g", so.Guidance)
+	if do.Guidance != 0 {
+		l += fmt.Sprintf(", w = %g", do.Guidance)
 	}
 	return l
 }
@@ -487,12 +494,12 @@ func ddimImages() error {
 		n = 50
 	}
 	settings := []train.SampleOptions{
-		{Sampler: "ddpm", Steps: 1000},
-		{Sampler: "ddim", Steps: 10},
-		{Sampler: "ddim", Steps: 20},
-		{Sampler: "ddim", Steps: 50},
-		{Sampler: "ddim", Steps: 100},
-		{Sampler: "ddpm", Steps: 100},
+		{Model: diffusion.SampleOptions{Sampler: "ddpm", Steps: 1000}},
+		{Model: diffusion.SampleOptions{Sampler: "ddim", Steps: 10}},
+		{Model: diffusion.SampleOptions{Sampler: "ddim", Steps: 20}},
+		{Model: diffusion.SampleOptions{Sampler: "ddim", Steps: 50}},
+		{Model: diffusion.SampleOptions{Sampler: "ddim", Steps: 100}},
+		{Model: diffusion.SampleOptions{Sampler: "ddpm", Steps: 100}},
 	}
 	var labels []string
 	for _, so := range settings {
@@ -522,7 +529,7 @@ func cfgImages() error {
 	var settings []train.SampleOptions
 	var labels []string
 	for _, w := range []float64{0, 0.5, 1, 2, 4} {
-		so := train.SampleOptions{Sampler: "ddim", Steps: 20, Guidance: w, Seed: 7}
+		so := train.SampleOptions{Seed: 7, Model: diffusion.SampleOptions{Sampler: "ddim", Steps: 20, Guidance: w}}
 		m, err := imageEval(run, n, so)
 		if err != nil {
 			return err

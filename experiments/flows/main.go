@@ -193,8 +193,14 @@ func twoD() error {
 		for _, name := range ms {
 			b := budgets[name]
 			cfg := train.DefaultConfig()
-			cfg.Model, cfg.Data, cfg.Conditional = name, data, false
-			cfg.Steps, cfg.Batch, cfg.LR, cfg.Hidden, cfg.Layers = steps(b.steps), b.batch, b.lr, b.hidden, b.layers
+			cfg.Model, cfg.Data = name, data // flows are unconditional: no "conditional" option
+			cfg.Steps, cfg.Batch, cfg.LR = steps(b.steps), b.batch, b.lr
+			if b.hidden != nil {
+				cfg.Set("hidden", b.hidden)
+			}
+			if b.layers != 0 {
+				cfg.Set("layers", b.layers)
+			}
 			cfg.LogEvery, cfg.CheckpointEvery = 50, 0
 			run, err := trainRun(fmt.Sprintf("2d-%s-%s", name, data), cfg, 0)
 			if err != nil {
@@ -334,7 +340,7 @@ var datasetsImages = []string{"mnist", "fashion-mnist"}
 // to a step count would not finish), EMA 0.999, default architecture.
 func imageConfig(name, data string) train.Config {
 	cfg := train.DefaultConfig()
-	cfg.Model, cfg.Data, cfg.Conditional, cfg.Dequantize = name, data, false, true
+	cfg.Model, cfg.Data, cfg.Dequantize = name, data, true // flows are unconditional: no "conditional" option
 	cfg.Batch, cfg.LR, cfg.Warmup, cfg.LRSchedule = 64, 1e-3, 50, "constant"
 	cfg.Steps, cfg.LogEvery, cfg.CheckpointEvery, cfg.Keep = 20000, 10, 200, 1
 	if data == "mnist" {

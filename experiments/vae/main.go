@@ -90,7 +90,8 @@ func config(m model) train.Config {
 	cfg := train.DefaultConfig()
 	cfg.Model, cfg.Data, cfg.Binarize = m.kind, "mnist", "dynamic"
 	cfg.Steps, cfg.Batch, cfg.EMA, cfg.LogEvery = *steps, 100, 0, 1000
-	cfg.K, cfg.Layers = m.k, m.flows
+	cfg.Set("k", m.k)
+	cfg.Set("layers", m.flows)
 	return cfg
 }
 

@@ -40,7 +40,7 @@ func CheckOutput(path string, force bool) error {
 type existsError struct{ path string }
 
 func (e *existsError) Error() string {
-	return fmt.Sprintf("output %s already exists; choose another name or replace it with --force", e.path)
+	return fmt.Sprintf("output %s already exists; choose another name or ask to replace it", e.path)
 }
 
 func (e *existsError) Is(target error) bool { return target == os.ErrExist }

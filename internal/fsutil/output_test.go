@@ -26,7 +26,7 @@ func TestCheckOutput(t *testing.T) {
 	}{
 		{filepath.Join(dir, "new.png"), false, ""},
 		{filepath.Join(dir, "missing", "new.png"), false, ""}, // the write reports the folder
-		{file, false, file + " already exists; choose another name or replace it with --force"},
+		{file, false, file + " already exists"},
 		{file, true, ""},
 		{dangling, false, "already exists"},
 		{dangling, true, ""},

@@ -50,12 +50,17 @@ func (m *Model) Distill(o models.DistillOptions) (models.Model, error) {
 
 // Sample defaults to DDIM (η = 0) with the student's own number of steps.
 func (d *Distilled) Sample(rt *models.Runtime, req models.SampleRequest) ([]float32, error) {
-	if req.Sampler == "" {
-		req.Sampler = "ddim"
+	o, err := sampleOptions(req.Options)
+	if err != nil {
+		return nil, err
 	}
-	if req.Steps == 0 {
-		req.Steps = d.opts.Steps
+	if o.Sampler == "" {
+		o.Sampler = "ddim"
 	}
+	if o.Steps == 0 {
+		o.Steps = d.opts.Steps
+	}
+	req.Options = o
 	return d.Model.Sample(rt, req)
 }
 

@@ -25,7 +25,7 @@ const DDPMSteps = 1000
 // variant is one registered configuration of the package.
 type variant struct {
 	name, description string
-	path              func(o models.Options, info models.DataInfo) (Path, error)
+	path              func(o Options, info models.DataInfo) (Path, error)
 	target            Target
 	net               string // default network ("" = by data shape)
 	sampler           string // default sampler
@@ -33,17 +33,17 @@ type variant struct {
 
 var variants = []variant{
 	{name: "ddpm", description: "DDPM (Ho et al.): T=1000 linear or cosine β, ε-prediction; samplers ddpm (ancestral), ddim, sde, ode",
-		path: func(o models.Options, _ models.DataInfo) (Path, error) { return NewDDPM(o.Schedule, DDPMSteps) }, target: Eps, sampler: "ddim"},
+		path: func(o Options, _ models.DataInfo) (Path, error) { return NewDDPM(o.Schedule, DDPMSteps) }, target: Eps, sampler: "ddim"},
 	{name: "vp", description: "score SDE, variance preserving (β 0.1..20), ε-prediction; samplers ddim, ddpm, sde, ode",
-		path: func(models.Options, models.DataInfo) (Path, error) { return DefaultVP, nil }, target: Eps, sampler: "ddim"},
+		path: func(Options, models.DataInfo) (Path, error) { return DefaultVP, nil }, target: Eps, sampler: "ddim"},
 	{name: "ve", description: "score SDE, variance exploding (σ 0.01..σ_max), ε-prediction; samplers sde, ddim, ddpm, ode",
-		path: func(_ models.Options, info models.DataInfo) (Path, error) {
+		path: func(_ Options, info models.DataInfo) (Path, error) {
 			return VE{SigmaMin: 0.01, SigmaMax: veSigmaMax(info)}, nil
 		}, target: Eps, sampler: "sde"},
 	{name: "rf", description: "rectified flow: x_t=(1-t)x+tz, regress v=z-x; Euler/Heun sampling, class-conditional with classifier-free guidance",
-		path: func(models.Options, models.DataInfo) (Path, error) { return Linear{}, nil }, target: Flow, sampler: "euler"},
+		path: func(Options, models.DataInfo) (Path, error) { return Linear{}, nil }, target: Flow, sampler: "euler"},
 	{name: "dit", description: "rectified flow with a Diffusion Transformer (patches, adaLN-Zero conditioning on t and class)",
-		path: func(models.Options, models.DataInfo) (Path, error) { return Linear{}, nil }, target: Flow, net: "dit", sampler: "euler"},
+		path: func(Options, models.DataInfo) (Path, error) { return Linear{}, nil }, target: Flow, net: "dit", sampler: "euler"},
 }
 
 // veSigmaMax follows Song & Ermon's rule of thumb (σ_max ≈ the largest
@@ -60,7 +60,8 @@ func init() {
 	for _, v := range variants {
 		v := v
 		models.Register(models.Entry{Name: v.name, Family: family, Description: v.description,
-			New: func(o models.Options, info models.DataInfo) (models.Model, error) { return newVariant(v, o, info) }})
+			Options: DefaultOptions(), SampleOptions: SampleOptions{},
+			New: models.Typed(func(o Options, info models.DataInfo) (models.Model, error) { return newVariant(v, o, info) })})
 	}
 }
 
@@ -78,26 +79,15 @@ type Model struct {
 
 // New builds a diffusion model from explicit parts (the registered names
 // are presets of it).
-func New(path Path, target Target, o models.Options, info models.DataInfo, defaultSampler string) (*Model, error) {
+func New(path Path, target Target, o Options, info models.DataInfo, defaultSampler string) (*Model, error) {
 	if err := checkInvertible(path, target); err != nil {
 		return nil, err
 	}
 	m := &Model{info: info, path: path, target: target, labelDropout: o.LabelDropout, defaultSampler: defaultSampler}
-	switch o.TSampling {
-	case "", "uniform":
-	case "logit-normal":
-		m.logitNormal = true
-	default:
-		return nil, fmt.Errorf("unknown t-sampling %q (valid: uniform, logit-normal)", o.TSampling)
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
-	if o.TimeDim != 0 && o.TimeDim < 2 {
-		return nil, fmt.Errorf("time-dim must be >= 2, got %d", o.TimeDim)
-	}
-	for _, h := range append(append([]int{}, o.Hidden...), o.Channels...) {
-		if h < 1 {
-			return nil, fmt.Errorf("layer widths must be >= 1, got hidden %v, channels %v", o.Hidden, o.Channels)
-		}
-	}
+	m.logitNormal = o.TSampling == "logit-normal"
 	if o.Conditional && info.NumClasses > 0 {
 		m.numClasses = info.NumClasses
 	}
@@ -108,7 +98,7 @@ func New(path Path, target Target, o models.Options, info models.DataInfo, defau
 	return m, nil
 }
 
-func newVariant(v variant, o models.Options, info models.DataInfo) (*Model, error) {
+func newVariant(v variant, o Options, info models.DataInfo) (*Model, error) {
 	path, err := v.path(o, info)
 	if err != nil {
 		return nil, err
@@ -129,7 +119,7 @@ func newVariant(v variant, o models.Options, info models.DataInfo) (*Model, erro
 }
 
 // newNet builds the network f_θ(x_t, t, y) with the data's shape.
-func newNet(o models.Options, info models.DataInfo, numClasses int) (func(scope *model.Scope, x, t, labels *Node) *Node, error) {
+func newNet(o Options, info models.DataInfo, numClasses int) (func(scope *model.Scope, x, t, labels *Node) *Node, error) {
 	net := o.Net
 	if net == "" {
 		net = "mlp"

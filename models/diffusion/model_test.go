@@ -111,7 +111,7 @@ func TestGuidanceCombinesConditionalAndNull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mm, err := models.New("vp", models.Options{Conditional: true, Hidden: []int{16, 16}, TimeDim: 8}, models.DataInfo{Shape: []int{3}, NumClasses: 4})
+	mm, err := models.New("vp", Options{Conditional: true, Hidden: []int{16, 16}, TimeDim: 8}, models.DataInfo{Shape: []int{3}, NumClasses: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,16 +148,16 @@ func TestGuidanceCombinesConditionalAndNull(t *testing.T) {
 // Bad requests fail before any work starts, with a message that says why.
 func TestRejectsBadRequests(t *testing.T) {
 	info := models.DataInfo{Shape: []int{2}, NumClasses: 3}
-	build := func(name string, o models.Options) *Model {
+	build := func(name string, o Options) *Model {
 		m, err := models.New(name, o, info)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return m.(*Model)
 	}
-	cond := build("ddpm", models.Options{Conditional: true})
-	uncond := build("ddpm", models.Options{})
-	rf := build("rf", models.Options{})
+	cond := build("ddpm", Options{Conditional: true})
+	uncond := build("ddpm", Options{})
+	rf := build("rf", Options{})
 	labels := []int32{0, 1}
 	for _, c := range []struct {
 		name string
@@ -165,16 +165,17 @@ func TestRejectsBadRequests(t *testing.T) {
 		req  models.SampleRequest
 		want string
 	}{
-		{"negative steps", uncond, models.SampleRequest{N: 2, Steps: -1}, "steps"},
-		{"eta above 1", uncond, models.SampleRequest{N: 2, Sampler: "ddim", Eta: 1.5}, "eta"},
-		{"eta negative", uncond, models.SampleRequest{N: 2, Sampler: "ddim", Eta: -0.1}, "eta"},
-		{"eta with euler", uncond, models.SampleRequest{N: 2, Sampler: "euler", Eta: 0.5}, "ddim"},
-		{"unknown sampler", uncond, models.SampleRequest{N: 2, Sampler: "dpm++"}, "unknown sampler"},
-		{"sde on the linear path", rf, models.SampleRequest{N: 2, Sampler: "sde"}, "sde"},
-		{"more ddim steps than T", uncond, models.SampleRequest{N: 2, Sampler: "ddim", Steps: 2000}, "at most 1000"},
-		{"bad variance", uncond, models.SampleRequest{N: 2, Sampler: "ddpm", Variance: "big"}, "variance"},
+		{"negative steps", uncond, models.SampleRequest{N: 2, Options: SampleOptions{Steps: -1}}, "steps"},
+		{"eta above 1", uncond, models.SampleRequest{N: 2, Options: SampleOptions{Sampler: "ddim", Eta: 1.5}}, "eta"},
+		{"eta negative", uncond, models.SampleRequest{N: 2, Options: SampleOptions{Sampler: "ddim", Eta: -0.1}}, "eta"},
+		{"eta with euler", uncond, models.SampleRequest{N: 2, Options: SampleOptions{Sampler: "euler", Eta: 0.5}}, "ddim"},
+		{"unknown sampler", uncond, models.SampleRequest{N: 2, Options: SampleOptions{Sampler: "dpm++"}}, "unknown sampler"},
+		{"sde on the linear path", rf, models.SampleRequest{N: 2, Options: SampleOptions{Sampler: "sde"}}, "sde"},
+		{"more ddim steps than T", uncond, models.SampleRequest{N: 2, Options: SampleOptions{Sampler: "ddim", Steps: 2000}}, "at most 1000"},
+		{"bad variance", uncond, models.SampleRequest{N: 2, Options: SampleOptions{Sampler: "ddpm", Variance: "big"}}, "variance"},
 		{"class out of range", cond, models.SampleRequest{N: 2, Labels: []int32{0, 3}}, "out of range"},
-		{"cfg unconditional", uncond, models.SampleRequest{N: 2, Guidance: 2}, "unconditional"},
+		{"cfg unconditional", uncond, models.SampleRequest{N: 2, Options: SampleOptions{Guidance: 2}}, "unconditional"},
+		{"cfg without the null class", cond, models.SampleRequest{N: 2, Labels: labels, Options: SampleOptions{Guidance: 2}}, "null class"},
 		{"class unconditional", uncond, models.SampleRequest{N: 2, Labels: labels}, "unconditional"},
 		{"no class for conditional", cond, models.SampleRequest{N: 2}, "class-conditional"},
 	} {
@@ -188,18 +189,18 @@ func TestRejectsBadRequests(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name string
-		o    models.Options
+		o    Options
 		want string
 	}{
-		{"eps on linear", models.Options{Target: "eps"}, "cannot recover"},
-		{"unknown target", models.Options{Target: "score"}, "unknown target"},
-		{"schedule on rf", models.Options{Schedule: "cosine"}, "schedule"},
+		{"eps on linear", Options{Target: "eps"}, "cannot recover"},
+		{"unknown target", Options{Target: "score"}, "unknown target"},
+		{"schedule on rf", Options{Schedule: "cosine"}, "schedule"},
 	} {
 		if _, err := models.New("rf", c.o, info); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: got %v, want an error mentioning %q", c.name, err, c.want)
 		}
 	}
-	if _, err := models.New("ddpm", models.Options{Schedule: "quadratic"}, info); err == nil {
+	if _, err := models.New("ddpm", Options{Schedule: "quadratic"}, info); err == nil {
 		t.Error("unknown schedule accepted")
 	}
 }
@@ -220,8 +221,12 @@ func TestLearnsAGaussian(t *testing.T) {
 			dir := t.TempDir()
 			_, file := modeltest.GaussianNPY(t, dir, mu, s, 4000, 11)
 			cfg := train.DefaultConfig()
-			cfg.Model, cfg.Data, cfg.Out, cfg.Target = c.model, "npy:"+file, filepath.Join(dir, "run"), c.target
-			cfg.Steps, cfg.Batch, cfg.LR, cfg.Hidden, cfg.LogEvery = 600, 128, 3e-3, []int{64, 64}, 0
+			cfg.Model, cfg.Data, cfg.Out = c.model, "npy:"+file, filepath.Join(dir, "run")
+			if c.target != "" {
+				cfg.Set("target", c.target)
+			}
+			cfg.Steps, cfg.Batch, cfg.LR, cfg.LogEvery = 600, 128, 3e-3, 0
+			cfg.Set("hidden", []int{64, 64})
 			if _, err := train.Train(context.Background(), cfg, train.Options{Log: discard{}}); err != nil {
 				t.Fatal(err)
 			}
@@ -232,9 +237,9 @@ func TestLearnsAGaussian(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			o := train.SampleOptions{N: 4000, Steps: 50, Sampler: c.sampler, Class: -1, Seed: 2}
+			o := train.SampleOptions{N: 4000, Class: -1, Seed: 2, Model: SampleOptions{Steps: 50, Sampler: c.sampler}}
 			if c.sampler == "rk45" {
-				o.Steps, o.RTol, o.ATol = 0, 1e-3, 1e-3
+				o.Model = SampleOptions{Sampler: c.sampler, RTol: 1e-3, ATol: 1e-3}
 			}
 			sm, err := sess.Sample(o)
 			if err != nil {
@@ -283,7 +288,8 @@ func TestDistillationGivesFewStepSamplers(t *testing.T) {
 	_, file := modeltest.GaussianNPY(t, dir, mu, s, 4000, 11)
 	cfg := train.DefaultConfig()
 	cfg.Model, cfg.Data, cfg.Out = "rf", "npy:"+file, filepath.Join(dir, "teacher")
-	cfg.Steps, cfg.Batch, cfg.LR, cfg.Hidden, cfg.LogEvery = 500, 128, 3e-3, []int{64, 64}, 0
+	cfg.Steps, cfg.Batch, cfg.LR, cfg.LogEvery = 500, 128, 3e-3, 0
+	cfg.Set("hidden", []int{64, 64})
 	if _, err := train.Train(context.Background(), cfg, train.Options{Log: discard{}}); err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +298,7 @@ func TestDistillationGivesFewStepSamplers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sm, err := sess.Sample(train.SampleOptions{N: 4000, Steps: steps, Class: -1, Seed: 3})
+		sm, err := sess.Sample(train.SampleOptions{N: 4000, Class: -1, Seed: 3, Model: SampleOptions{Steps: steps}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -351,7 +357,7 @@ func TestForwardProcessMoments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mm, err := models.New("ddpm", models.Options{}, models.DataInfo{Shape: []int{2}})
+	mm, err := models.New("ddpm", Options{}, models.DataInfo{Shape: []int{2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,7 +402,7 @@ func TestDiTModelTrainsAStep(t *testing.T) {
 		t.Fatal(err)
 	}
 	info := models.DataInfo{Shape: []int{8, 8, 1}, NumClasses: 3}
-	mm, err := models.New("dit", models.Options{Conditional: true, LabelDropout: 0.1, TimeDim: 8}, info)
+	mm, err := models.New("dit", Options{Conditional: true, LabelDropout: 0.1, TimeDim: 8}, info)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -412,10 +418,10 @@ func TestDiTModelTrainsAStep(t *testing.T) {
 	if l := tensors.MustCopyFlatData[float32](out)[0]; l < 0.5 || l > 1.6 {
 		t.Errorf("first loss %g, want about 1", l)
 	}
-	if _, err := models.New("dit", models.Options{}, models.DataInfo{Shape: []int{2}}); err == nil {
+	if _, err := models.New("dit", Options{}, models.DataInfo{Shape: []int{2}}); err == nil {
 		t.Error("dit accepted vectors")
 	}
-	if _, err := models.New("dit", models.Options{}, models.DataInfo{Shape: []int{10, 10, 1}}); err == nil {
+	if _, err := models.New("dit", Options{}, models.DataInfo{Shape: []int{10, 10, 1}}); err == nil {
 		t.Error("dit accepted 10x10 images (patch 4)")
 	}
 }

@@ -38,7 +38,17 @@ type Plan struct {
 
 // NewPlan checks a request against the model before any work starts.
 func (m *Model) NewPlan(req models.SampleRequest) (Plan, error) {
-	p := Plan{Sampler: req.Sampler, Steps: req.Steps, Eta: req.Eta, Tol: solver.DefaultTolerances, Clip: req.Clip}
+	o, err := sampleOptions(req.Options)
+	if err != nil {
+		return Plan{}, err
+	}
+	if err := o.Validate(); err != nil {
+		return Plan{}, err
+	}
+	p := Plan{Sampler: o.Sampler, Steps: o.Steps, Eta: o.Eta, Tol: solver.DefaultTolerances}
+	if !o.NoClip {
+		p.Clip = req.Clip
+	}
 	if p.Sampler == "" {
 		p.Sampler = m.defaultSampler
 	}
@@ -57,33 +67,28 @@ func (m *Model) NewPlan(req models.SampleRequest) (Plan, error) {
 	}
 	switch {
 	case !valid:
-		return p, fmt.Errorf("unknown sampler %q (valid: %v, ode = rk45)", req.Sampler, Samplers())
+		return p, fmt.Errorf("unknown sampler %q (valid: %v, ode = rk45)", o.Sampler, Samplers())
 	case p.Steps < 1:
 		return p, fmt.Errorf("steps must be >= 1, got %d", p.Steps)
-	case req.Eta < 0 || req.Eta > 1 || math.IsNaN(req.Eta):
-		return p, fmt.Errorf("eta must be in [0, 1], got %g", req.Eta)
-	case req.Eta != 0 && p.Sampler != "ddim":
+	case o.Eta != 0 && p.Sampler != "ddim":
 		return p, fmt.Errorf("eta applies to the ddim sampler only (got sampler %s)", p.Sampler)
-	case req.Variance != "" && p.Sampler != "ddpm":
+	case o.Variance != "" && p.Sampler != "ddpm":
 		return p, fmt.Errorf("variance applies to the ddpm sampler only (got sampler %s)", p.Sampler)
-	case req.Temperature != 0:
-		return p, fmt.Errorf("temperature applies to normalizing flows; diffusion samplers start from their own prior")
-	case (req.RTol != 0 || req.ATol != 0) && p.Sampler != "rk45":
+	case (o.RTol != 0 || o.ATol != 0) && p.Sampler != "rk45":
 		return p, fmt.Errorf("rtol/atol apply to the adaptive ode (rk45) sampler only (got sampler %s)", p.Sampler)
 	case p.Sampler == "sde" && m.path.Name() == "linear":
 		return p, fmt.Errorf("the sde sampler needs a(t) > 0, but the linear (rectified-flow) path has a(1) = 0; use ddim, ddpm, euler, heun, rk4 or rk45")
 	case m.path.Steps() > 0 && (p.Sampler == "ddpm" || p.Sampler == "ddim") && p.Steps > m.path.Steps():
 		return p, fmt.Errorf("%s sampling of a %d-step DDPM takes at most %d steps, got %d", p.Sampler, m.path.Steps(), m.path.Steps(), p.Steps)
 	}
-	var err error
-	if p.Variance, err = solver.ParseVariance(req.Variance); err != nil {
+	if p.Variance, err = solver.ParseVariance(o.Variance); err != nil {
 		return p, err
 	}
-	if req.RTol != 0 || req.ATol != 0 {
-		if req.RTol <= 0 || req.ATol <= 0 {
-			return p, fmt.Errorf("rtol and atol must both be > 0, got %g and %g", req.RTol, req.ATol)
+	if o.RTol != 0 || o.ATol != 0 {
+		if o.RTol <= 0 || o.ATol <= 0 {
+			return p, fmt.Errorf("rtol and atol must both be > 0, got %g and %g", o.RTol, o.ATol)
 		}
-		p.Tol = solver.Tolerances{RTol: req.RTol, ATol: req.ATol}
+		p.Tol = solver.Tolerances{RTol: o.RTol, ATol: o.ATol}
 	}
 	return p, nil
 }
@@ -182,10 +187,14 @@ func (m *Model) Sample(rt *models.Runtime, req models.SampleRequest) ([]float32,
 // maxBatch() rows) with the network's denoiser to algo, which transforms it in
 // place into samples.
 func (m *Model) run(rt *models.Runtime, req models.SampleRequest, algo func(d solver.Denoiser, x []float32, seed int64, progress func(int, int)) error) ([]float32, error) {
-	if err := m.checkLabels(req); err != nil {
+	o, err := sampleOptions(req.Options)
+	if err != nil {
 		return nil, err
 	}
-	guided := req.Guidance != 0
+	if err := m.checkLabels(req, o.Guidance); err != nil {
+		return nil, err
+	}
+	guided := o.Guidance != 0
 	predict, err := model.NewExec(rt.Backend, rt.Store, func(_ *model.Scope, x, t, inScale, labels, w *Node) *Node {
 		return m.Predict(rt.Scope(), x, t, inScale, labels, guided, w)
 	})
@@ -209,7 +218,7 @@ func (m *Model) run(rt *models.Runtime, req models.SampleRequest, algo func(d so
 		lt := tensors.FromFlatDataAndDimensions(labels, n)
 		pred := make([]float32, n*dim)
 		denoise := func(x []float32, t float64, xhat, zhat []float32) error {
-			res, err := predict.Exec(tensors.FromFlatDataAndDimensions(x, shape...), float32(t), float32(m.inputScale(t)), lt, float32(req.Guidance))
+			res, err := predict.Exec(tensors.FromFlatDataAndDimensions(x, shape...), float32(t), float32(m.inputScale(t)), lt, float32(o.Guidance))
 			if err != nil {
 				return err
 			}
@@ -279,7 +288,7 @@ func (m *Model) Straightness(rt *models.Runtime, req models.SampleRequest, steps
 }
 
 // checkLabels validates the classes and guidance of a request.
-func (m *Model) checkLabels(req models.SampleRequest) error {
+func (m *Model) checkLabels(req models.SampleRequest, guidance float64) error {
 	switch {
 	case req.N < 1:
 		return fmt.Errorf("need at least 1 sample, got %d", req.N)
@@ -287,8 +296,10 @@ func (m *Model) checkLabels(req models.SampleRequest) error {
 		return fmt.Errorf("got %d labels for %d samples", len(req.Labels), req.N)
 	case m.numClasses > 0 && req.Labels == nil:
 		return fmt.Errorf("this model is class-conditional: give a class for every sample")
-	case m.numClasses == 0 && (req.Labels != nil || req.Guidance != 0):
+	case m.numClasses == 0 && (req.Labels != nil || guidance != 0):
 		return fmt.Errorf("this model is unconditional: classes and guidance do not apply")
+	case guidance != 0 && m.labelDropout == 0:
+		return fmt.Errorf("classifier-free guidance needs the null class, which this model never trained (label-dropout 0)")
 	}
 	for _, l := range req.Labels {
 		if l < 0 || int(l) >= m.numClasses {

@@ -65,7 +65,7 @@ func TestVLBPartsAddUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	info := models.DataInfo{Shape: []int{4, 4, 1}}
-	mm, err := models.New("ddpm", models.Options{Channels: []int{4}, TimeDim: 8}, info)
+	mm, err := models.New("ddpm", Options{Channels: []int{4}, TimeDim: 8}, info)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestVLBPartsAddUp(t *testing.T) {
 	if _, err := m.VLB(rt, x, 3, VLBOptions{}); err == nil || !strings.Contains(err.Error(), "8-bit") {
 		t.Errorf("dequantized input: got %v", err)
 	}
-	vp, _ := models.New("vp", models.Options{Channels: []int{4}}, info)
+	vp, _ := models.New("vp", Options{Channels: []int{4}}, info)
 	if _, err := vp.(*Model).VLB(rt, x, 3, VLBOptions{}); err == nil || !strings.Contains(err.Error(), "ddpm") {
 		t.Errorf("vp path: got %v", err)
 	}
@@ -106,7 +106,7 @@ func TestVLBPartsAddUp(t *testing.T) {
 	if err := vp.(*Model).PixelBoundError(); err == nil || !strings.Contains(err.Error(), "ddpm") {
 		t.Errorf("vp: PixelBoundError %v", err)
 	}
-	bin, _ := models.New("ddpm", models.Options{Channels: []int{4}, TimeDim: 8}, models.DataInfo{Shape: []int{4, 4, 1}, Binary: true})
+	bin, _ := models.New("ddpm", Options{Channels: []int{4}, TimeDim: 8}, models.DataInfo{Shape: []int{4, 4, 1}, Binary: true})
 	if err := bin.(*Model).PixelBoundError(); err == nil || !strings.Contains(err.Error(), "binarized") {
 		t.Errorf("binarized images: PixelBoundError %v", err)
 	}

@@ -22,7 +22,7 @@ func benchImageStep(b *testing.B, c Config, shape []int, batch int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	m, err := NewConfig(c, models.Options{}, models.DataInfo{Shape: shape})
+	m, err := NewConfig(c, Options{}, models.DataInfo{Shape: shape})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -45,7 +45,8 @@ func init() {
 		kind := e.name
 		models.Register(models.Entry{
 			Name: kind, Family: family, Description: e.desc,
-			New: func(o models.Options, info models.DataInfo) (models.Model, error) { return New(kind, o, info) },
+			Options: Options{}, SampleOptions: models.TemperatureOptions{},
+			New: models.Typed(func(o Options, info models.DataInfo) (models.Model, error) { return New(kind, o, info) }),
 		})
 	}
 }
@@ -91,7 +92,17 @@ type ImageDefaults struct {
 	Widths []int // coupling conv width per level
 }
 
-// Config builds a flow; New fills it from models.Options.
+// Options are the flows' training options (models.Entry.Options); 0 or
+// empty means the default.
+type Options struct {
+	Net      string `json:"net" help:"mlp on vectors (and for nice on images), conv for realnvp and glow on images: the only choices, for checking"`
+	Hidden   []int  `json:"hidden" help:"MLP conditioner widths (vectors), e.g. 64,64"`
+	Channels []int  `json:"channels" help:"image flows: coupling conv widths per level (one value: every level)"`
+	Levels   int    `json:"levels" help:"image flows (realnvp, glow): multi-scale levels (0 = 2, fewer if the image is too small; glow squeezes once per level, realnvp once between levels)"`
+	Layers   int    `json:"layers" help:"layers (0 = default): couplings for nice and realnvp (12), glow steps (12), MAF layers (12), planar/radial layers (16); on images, steps per level for glow (4), couplings per group for realnvp (3), couplings for nice (4)"`
+}
+
+// Config builds a flow; New fills it from Options.
 type Config struct {
 	Kind   string // "nice", "realnvp", "glow", "maf", "planar" or "radial"
 	Hidden []int  // MLP conditioner widths (vectors)
@@ -115,15 +126,14 @@ type Model struct {
 }
 
 // New builds the named flow for the data.
-func New(kind string, o models.Options, info models.DataInfo) (*Model, error) {
+func New(kind string, o Options, info models.DataInfo) (*Model, error) {
 	return NewConfig(Config{Kind: kind, Hidden: o.Hidden, Widths: o.Channels, Levels: o.Levels, Layers: o.Layers}, o, info)
 }
 
 // NewConfig builds a flow from an explicit Config; o is checked for options
 // a flow does not support.
-func NewConfig(c Config, o models.Options, info models.DataInfo) (*Model, error) {
-	// o.Conditional (on in the trainer's defaults) is ignored: these flows
-	// are unconditional, and Sample rejects labels and guidance.
+func NewConfig(c Config, o Options, info models.DataInfo) (*Model, error) {
+	// These flows are unconditional: Sample rejects labels.
 	if c.Layers < 0 {
 		return nil, fmt.Errorf("layers must be >= 1 (0 = the default), got %d", c.Layers)
 	}
@@ -139,7 +149,7 @@ func NewConfig(c Config, o models.Options, info models.DataInfo) (*Model, error)
 	return nil, fmt.Errorf("normalizing flows need vectors [D] or images [H,W,C], got shape %v", info.Shape)
 }
 
-func newVector(c Config, o models.Options, info models.DataInfo) (*Model, error) {
+func newVector(c Config, o Options, info models.DataInfo) (*Model, error) {
 	d := info.Dim()
 	if o.Net != "" && o.Net != "mlp" {
 		return nil, fmt.Errorf("net %q does not apply to normalizing flows on vectors (they use MLP conditioners)", o.Net)
@@ -225,7 +235,7 @@ func newVector(c Config, o models.Options, info models.DataInfo) (*Model, error)
 	return &Model{info: info, kind: c.Kind, arch: Flow{Layers: layers}}, nil
 }
 
-func newImage(c Config, o models.Options, info models.DataInfo) (*Model, error) {
+func newImage(c Config, o Options, info models.DataInfo) (*Model, error) {
 	var def ImageDefaults
 	switch c.Kind {
 	case "realnvp":
@@ -380,7 +390,7 @@ var DefaultNICEImage = struct {
 // newFlatImage is NICE on images: the image flattened to [H·W·C], its
 // even and odd pixels split by Interleave, then additive couplings with
 // alternating halves and the diagonal scaling, as in the NICE paper.
-func newFlatImage(c Config, o models.Options, info models.DataInfo) (*Model, error) {
+func newFlatImage(c Config, o Options, info models.DataInfo) (*Model, error) {
 	if o.Net != "" && o.Net != "mlp" {
 		return nil, fmt.Errorf("net %q does not apply to nice (its couplings use MLPs, also on images)", o.Net)
 	}

@@ -339,7 +339,7 @@ func TestDensityIntegratesToOne(t *testing.T) {
 	outStds := map[string]float64{"nice": 0.1, "realnvp": 0.03, "maf": 0.02, "glow": 0.03}
 	for k, kind := range []string{"nice", "realnvp", "maf", "glow", "planar", "radial"} {
 		outStd := outStds[kind]
-		m, err := NewConfig(Config{Kind: kind, Hidden: []int{16, 16}, Layers: 4, OutStd: outStd}, models.Options{}, info)
+		m, err := NewConfig(Config{Kind: kind, Hidden: []int{16, 16}, Layers: 4, OutStd: outStd}, Options{}, info)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -364,7 +364,7 @@ func TestRegisteredAndRejectsLabels(t *testing.T) {
 		if e.Family != family {
 			t.Errorf("%s: family %q", name, e.Family)
 		}
-		m, err := e.New(models.Options{}, info)
+		m, err := e.New(Options{}, info)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -378,20 +378,20 @@ func TestRegisteredAndRejectsLabels(t *testing.T) {
 		if _, err := s.Sample(&models.Runtime{}, models.SampleRequest{N: 2, Labels: []int32{0, 1}}); err == nil {
 			t.Errorf("%s: Sample accepted labels", name)
 		}
-		if _, err := s.Sample(&models.Runtime{}, models.SampleRequest{N: 2, Guidance: 1}); err == nil {
+		if _, err := models.SampleOptions(name, map[string]any{"cfg": 1.0}); err == nil {
 			t.Errorf("%s: Sample accepted guidance", name)
 		}
 	}
 	for _, name := range []string{"planar", "radial", "maf"} {
-		if _, err := models.New(name, models.Options{}, models.DataInfo{Shape: []int{8, 8, 1}}); err == nil {
+		if _, err := models.New(name, Options{}, models.DataInfo{Shape: []int{8, 8, 1}}); err == nil {
 			t.Errorf("%s accepted image data", name)
 		}
 	}
 	for _, name := range []string{"realnvp", "glow", "nice"} {
-		if _, err := models.New(name, models.Options{}, models.DataInfo{Shape: []int{1}}); err == nil {
+		if _, err := models.New(name, Options{}, models.DataInfo{Shape: []int{1}}); err == nil {
 			t.Errorf("%s accepted D = 1", name)
 		}
-		if _, err := models.New(name, models.Options{}, models.DataInfo{Shape: []int{8, 8, 1}}); err != nil {
+		if _, err := models.New(name, Options{}, models.DataInfo{Shape: []int{8, 8, 1}}); err != nil {
 			t.Errorf("%s on 8x8x1 images: %v", name, err)
 		}
 	}
@@ -414,7 +414,7 @@ func TestRuntimeSampleAndLogProb(t *testing.T) {
 
 func checkSampleAndLogProb(t *testing.T, c Config, k int) {
 	backend := testBackend(t)
-	m, err := NewConfig(c, models.Options{}, models.DataInfo{Shape: []int{3}})
+	m, err := NewConfig(c, Options{}, models.DataInfo{Shape: []int{3}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -564,7 +564,8 @@ func TestRealNVPFitsAGaussian(t *testing.T) {
 	xs, file := modeltest.GaussianNPY(t, dir, mu, s, n, 11)
 	cfg := train.DefaultConfig()
 	cfg.Model, cfg.Data, cfg.Out = "realnvp", "npy:"+file, filepath.Join(dir, "run")
-	cfg.Steps, cfg.Batch, cfg.LR, cfg.Hidden, cfg.LogEvery = 300, 128, 5e-3, []int{16, 16}, 0
+	cfg.Steps, cfg.Batch, cfg.LR, cfg.LogEvery = 300, 128, 5e-3, 0
+	cfg.Set("hidden", []int{16, 16})
 	cfg.Warmup = 20
 	if _, err := train.Train(context.Background(), cfg, train.Options{Log: discard{}}); err != nil {
 		t.Fatal(err)

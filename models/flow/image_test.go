@@ -314,7 +314,7 @@ func TestActNormDataInit(t *testing.T) {
 
 func imageModel(t *testing.T, kind string, shape []int, widths []int, initStd float64) *Model {
 	t.Helper()
-	m, err := NewConfig(Config{Kind: kind, Layers: 2, Widths: widths, InitStd: initStd}, models.Options{}, models.DataInfo{Shape: shape})
+	m, err := NewConfig(Config{Kind: kind, Layers: 2, Widths: widths, InitStd: initStd}, Options{}, models.DataInfo{Shape: shape})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +376,7 @@ func TestImageCodecRoundTrip(t *testing.T) {
 			t.Errorf("%s: max |decode(encode(x)) − x| = %g (want <= 1e-4), max |z − x| = %g", kind, worst, moved)
 		}
 		for _, temp := range []float64{0.5, 1} {
-			s, err := m.Sample(rt, models.SampleRequest{N: n, Seed: 9, Temperature: temp})
+			s, err := m.Sample(rt, models.SampleRequest{N: n, Seed: 9, Options: models.TemperatureOptions{Temperature: temp}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -392,7 +392,7 @@ func TestImageCodecRoundTrip(t *testing.T) {
 				}
 			}
 		}
-		if _, err := m.Sample(rt, models.SampleRequest{N: 2, Temperature: -1}); err == nil {
+		if _, err := m.Sample(rt, models.SampleRequest{N: 2, Options: models.TemperatureOptions{Temperature: -1}}); err == nil {
 			t.Errorf("%s: negative temperature accepted", kind)
 		}
 	}
@@ -408,7 +408,7 @@ func TestUntrainedImageFlowBitsPerDim(t *testing.T) {
 	shape := []int{8, 8, 1}
 	const n = 6
 	for k, kind := range []string{"realnvp", "glow"} {
-		m, err := New(kind, models.Options{Channels: []int{8}}, models.DataInfo{Shape: shape})
+		m, err := New(kind, Options{Channels: []int{8}}, models.DataInfo{Shape: shape})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -445,7 +445,7 @@ func TestUntrainedImageFlowBitsPerDim(t *testing.T) {
 // A non-finite value is reported with the name of the layer that made it.
 func TestNonFiniteNamesTheLayer(t *testing.T) {
 	backend := testBackend(t)
-	m, err := NewConfig(Config{Kind: "realnvp", Hidden: []int{8}, Layers: 2, OutStd: 0.3}, models.Options{}, models.DataInfo{Shape: []int{2}})
+	m, err := NewConfig(Config{Kind: "realnvp", Hidden: []int{8}, Layers: 2, OutStd: 0.3}, Options{}, models.DataInfo{Shape: []int{2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -478,7 +478,7 @@ func TestImageModelShapes(t *testing.T) {
 		{"glow", []int{6, 6, 3}, 1, []int{3, 3, 12}},
 		{"realnvp", []int{5, 7, 1}, 1, []int{5, 7, 1}},
 	} {
-		m, err := New(tc.kind, models.Options{}, models.DataInfo{Shape: tc.shape})
+		m, err := New(tc.kind, Options{}, models.DataInfo{Shape: tc.shape})
 		if err != nil {
 			t.Errorf("%s %v: %v", tc.kind, tc.shape, err)
 			continue
@@ -506,7 +506,7 @@ func TestImageModelShapes(t *testing.T) {
 	}
 	for _, b := range bad {
 		b.c.Kind = b.kind
-		if _, err := NewConfig(b.c, models.Options{}, models.DataInfo{Shape: b.shape}); err == nil {
+		if _, err := NewConfig(b.c, Options{}, models.DataInfo{Shape: b.shape}); err == nil {
 			t.Errorf("%s %v %+v: accepted", b.kind, b.shape, b.c)
 		}
 	}
@@ -544,7 +544,7 @@ func TestInterleave(t *testing.T) {
 // being volume preserving) and decode(encode(x)) = x.
 func TestNICEImageLogDet(t *testing.T) {
 	const n = 2
-	m, err := NewConfig(Config{Kind: "nice", Hidden: []int{6}, Layers: 3, OutStd: 0.3}, models.Options{}, models.DataInfo{Shape: []int{4, 4, 1}})
+	m, err := NewConfig(Config{Kind: "nice", Hidden: []int{6}, Layers: 3, OutStd: 0.3}, Options{}, models.DataInfo{Shape: []int{4, 4, 1}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,7 +62,7 @@ func TestLayersOptionVectors(t *testing.T) {
 	info := models.DataInfo{Shape: []int{2}}
 	for kind, want := range perLayer {
 		for _, layers := range []int{0, 1, 3} {
-			m, err := New(kind, models.Options{Hidden: []int{h}, Layers: layers}, info)
+			m, err := New(kind, Options{Hidden: []int{h}, Layers: layers}, info)
 			if err != nil {
 				t.Fatalf("%s layers %d: %v", kind, layers, err)
 			}
@@ -125,7 +125,7 @@ func TestLevelsAndLayersOptionImages(t *testing.T) {
 		{"realnvp", 1, 1, 1, 1},
 		{"realnvp", 3, 2, 3, 2},
 	} {
-		m, err := New(tc.kind, models.Options{Channels: []int{w}, Levels: tc.levels, Layers: tc.layers}, info)
+		m, err := New(tc.kind, Options{Channels: []int{w}, Levels: tc.levels, Layers: tc.layers}, info)
 		if err != nil {
 			t.Fatalf("%s levels %d layers %d: %v", tc.kind, tc.levels, tc.layers, err)
 		}
@@ -148,17 +148,17 @@ func TestLevelsAndLayersBadValues(t *testing.T) {
 	img, vec := models.DataInfo{Shape: []int{8, 8, 1}}, models.DataInfo{Shape: []int{2}}
 	for _, tc := range []struct {
 		kind string
-		o    models.Options
+		o    Options
 		info models.DataInfo
 		want string
 	}{
-		{"realnvp", models.Options{Layers: -1}, vec, "layers must be >= 1"},
-		{"glow", models.Options{Layers: -3}, img, "layers must be >= 1"},
-		{"glow", models.Options{Levels: -1}, img, "levels must be >= 1"},
-		{"glow", models.Options{Levels: 4}, img, "squeezes the 8x8 image 4 times"},
-		{"realnvp", models.Options{Levels: 5}, img, "squeezes the 8x8 image 4 times"},
-		{"maf", models.Options{Levels: 2}, vec, "levels (multi-scale levels) apply to image flows"},
-		{"nice", models.Options{Levels: 1}, vec, "levels (multi-scale levels) apply to image flows"},
+		{"realnvp", Options{Layers: -1}, vec, "layers must be >= 1"},
+		{"glow", Options{Layers: -3}, img, "layers must be >= 1"},
+		{"glow", Options{Levels: -1}, img, "levels must be >= 1"},
+		{"glow", Options{Levels: 4}, img, "squeezes the 8x8 image 4 times"},
+		{"realnvp", Options{Levels: 5}, img, "squeezes the 8x8 image 4 times"},
+		{"maf", Options{Levels: 2}, vec, "levels (multi-scale levels) apply to image flows"},
+		{"nice", Options{Levels: 1}, vec, "levels (multi-scale levels) apply to image flows"},
 	} {
 		_, err := New(tc.kind, tc.o, tc.info)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

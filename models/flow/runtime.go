@@ -177,28 +177,19 @@ func toFloat32(v []float64) []float32 {
 	return out
 }
 
-// Sample draws z ~ N(0, T²I) (T = req.Temperature, 0 meaning 1) from
-// req.Seed and maps it through the flow to data. Steps and Solver are
-// ignored; labels and guidance are rejected.
+// Sample draws z ~ N(0, T²I) (T from the request's
+// models.TemperatureOptions, 1 by default) from req.Seed and maps it
+// through the flow to data; labels are rejected.
 func (m *Model) Sample(rt *models.Runtime, req models.SampleRequest) ([]float32, error) {
 	if req.N < 1 {
 		return nil, fmt.Errorf("need at least 1 sample, got n=%d", req.N)
 	}
-	if req.Labels != nil || req.Guidance != 0 {
-		return nil, fmt.Errorf("normalizing flows here are unconditional: classes and guidance do not apply")
+	if req.Labels != nil {
+		return nil, fmt.Errorf("normalizing flows here are unconditional: classes do not apply")
 	}
-	t := req.Temperature
-	if t == 0 {
-		t = 1
-	}
-	if !(t > 0) || math.IsInf(t, 0) {
-		return nil, fmt.Errorf("temperature must be > 0, got %g", req.Temperature)
-	}
-	z := models.Noise(req.N, m.info.Dim(), req.Seed)
-	if t != 1 {
-		for i := range z {
-			z[i] *= float32(t)
-		}
+	z, err := models.PriorNoise(req, m.info.Dim())
+	if err != nil {
+		return nil, err
 	}
 	out, err := m.run(rt, m.decodeOp("sampling"), z, req.N, req.Progress)
 	if err != nil {

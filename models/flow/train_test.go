@@ -26,11 +26,12 @@ func TestImageFlowsTrain(t *testing.T) {
 			cfg := train.DefaultConfig()
 			cfg.Model, cfg.Data, cfg.Out = kind, "fashion-mnist-mini", filepath.Join(t.TempDir(), "run")
 			cfg.Dequantize, cfg.Steps, cfg.Batch, cfg.Warmup, cfg.LogEvery = true, 30, 8, 5, 5
-			cfg.Channels = []int{8}
+			cfg.Set("channels", []int{8})
 			if kind == "nice" {
 				// No ActNorm: its scaling layer starts at the identity and
 				// needs a larger step to move in 30 steps.
-				cfg.Channels, cfg.Hidden, cfg.LR = nil, []int{16}, 1e-2
+				cfg.ModelOptions, cfg.LR = nil, 1e-2
+				cfg.Set("hidden", []int{16})
 			}
 			if _, err := train.Train(context.Background(), cfg, train.Options{Log: discard{}}); err != nil {
 				t.Fatal(err)

@@ -18,7 +18,8 @@ import (
 // chunks of ~2,600 samples.
 const valueBudget = 1 << 21
 
-// Sample draws z ~ N(0, T²I) from req.Seed (T = req.Temperature, 0 = 1)
+// Sample draws z ~ N(0, T²I) from req.Seed (T from the request's
+// models.TemperatureOptions, 1 by default)
 // and returns the decoder's mean E[x|z] (pixel probabilities for a
 // Bernoulli decoder), the usual way VAE samples are shown; the decoder's
 // own noise is not added.
@@ -26,19 +27,12 @@ func (m *Model) Sample(rt *models.Runtime, req models.SampleRequest) ([]float32,
 	if req.N < 1 {
 		return nil, fmt.Errorf("need at least 1 sample, got n=%d", req.N)
 	}
-	if req.Labels != nil || req.Guidance != 0 {
-		return nil, fmt.Errorf("%s is unconditional: classes and guidance do not apply", m.kind)
+	if req.Labels != nil {
+		return nil, fmt.Errorf("%s is unconditional: classes do not apply", m.kind)
 	}
-	t := req.Temperature
-	if t == 0 {
-		t = 1
-	}
-	if !(t > 0) || math.IsInf(t, 0) {
-		return nil, fmt.Errorf("temperature must be > 0, got %g", req.Temperature)
-	}
-	z := models.Noise(req.N, m.cfg.Latent, req.Seed)
-	for i := range z {
-		z[i] *= float32(t)
+	z, err := models.PriorNoise(req, m.cfg.Latent)
+	if err != nil {
+		return nil, err
 	}
 	return m.runRows(rt, "sampling", z, req.N, m.cfg.Latent, m.info.Dim(), m.mean, req.Progress)
 }

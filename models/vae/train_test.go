@@ -37,7 +37,9 @@ func TestTrainAndEvaluate(t *testing.T) {
 			cfg := train.DefaultConfig()
 			cfg.Model, cfg.Data, cfg.Out, cfg.Binarize = c.model, c.data, filepath.Join(t.TempDir(), "run"), c.binarize
 			cfg.Steps, cfg.Batch, cfg.Warmup, cfg.LogEvery, cfg.LR = 60, 32, 5, 10, 3e-3
-			cfg.Hidden, cfg.Latent, cfg.Layers = []int{64}, 8, c.flows
+			cfg.Set("hidden", []int{64})
+			cfg.Set("latent", 8)
+			cfg.Set("layers", c.flows)
 			if _, err := train.Train(context.Background(), cfg, train.Options{Log: io.Discard}); err != nil {
 				t.Fatal(err)
 			}

@@ -39,13 +39,14 @@ const family = "latent variable"
 
 func init() {
 	for _, e := range []struct{ name, desc string }{
-		{"vae", "VAE (Kingma & Welling): Gaussian encoder q(z|x), Bernoulli (binarized images) or Gaussian decoder, MLPs; trained on the ELBO with the KL weighted by --beta (β-VAE)"},
-		{"iwae", "IWAE (Burda et al.): the same VAE trained on the K-sample importance-weighted bound (--k, default 5), tighter than the ELBO"},
+		{"vae", "VAE (Kingma & Welling): Gaussian encoder q(z|x), Bernoulli (binarized images) or Gaussian decoder, MLPs; trained on the ELBO with the KL weighted by beta (β-VAE)"},
+		{"iwae", "IWAE (Burda et al.): the same VAE trained on the K-sample importance-weighted bound (k, default 5), tighter than the ELBO"},
 	} {
 		kind := e.name
 		models.Register(models.Entry{
 			Name: kind, Family: family, Description: e.desc,
-			New: func(o models.Options, info models.DataInfo) (models.Model, error) { return New(kind, o, info) },
+			Options: Options{}, SampleOptions: models.TemperatureOptions{},
+			New: models.Typed(func(o Options, info models.DataInfo) (models.Model, error) { return New(kind, o, info) }),
 		})
 	}
 }
@@ -81,6 +82,18 @@ type Config struct {
 	Flows int
 }
 
+// Options are the VAEs' training options (models.Entry.Options); 0 or
+// empty means the default.
+type Options struct {
+	Net     string  `json:"net" help:"mlp, the only network of these VAEs (for checking)"`
+	Hidden  []int   `json:"hidden" help:"encoder and decoder MLP hidden widths"`
+	Latent  int     `json:"latent" help:"latent dimension (0 = 50, or the data dimension if smaller)"`
+	Beta    float64 `json:"beta" help:"weight of the KL term of the ELBO (β-VAE; 0 = 1)"`
+	K       int     `json:"k" help:"importance samples per example in the training bound (0 = 1 for vae, 5 for iwae)"`
+	Decoder string  `json:"decoder" help:"output distribution p(x|z): bernoulli or gaussian (default: bernoulli on binarized images, else gaussian)"`
+	Layers  int     `json:"layers" help:"planar flows in the posterior q(z|x) (0 = none)"`
+}
+
 // Model is a VAE over vectors or images (flattened).
 type Model struct {
 	info models.DataInfo
@@ -89,15 +102,9 @@ type Model struct {
 }
 
 // New builds the named model ("vae" or "iwae") for the data.
-func New(kind string, o models.Options, info models.DataInfo) (*Model, error) {
+func New(kind string, o Options, info models.DataInfo) (*Model, error) {
 	if o.Net != "" && o.Net != "mlp" {
 		return nil, fmt.Errorf("net %q does not apply to %s (it uses MLPs)", o.Net, kind)
-	}
-	if len(o.Channels) > 0 {
-		return nil, fmt.Errorf("channels do not apply to %s (it uses MLPs; set --hidden)", kind)
-	}
-	if o.Levels != 0 {
-		return nil, fmt.Errorf("levels do not apply to %s", kind)
 	}
 	return NewConfig(kind, Config{Hidden: o.Hidden, Latent: o.Latent, Beta: o.Beta, K: o.K, Decoder: o.Decoder, Flows: o.Layers}, info)
 }
@@ -160,7 +167,7 @@ func NewConfig(kind string, c Config, info models.DataInfo) (*Model, error) {
 		}
 	case Bernoulli:
 		if !info.Binary {
-			return nil, fmt.Errorf("the bernoulli decoder needs 0/1 data: binarize the images (--binarize static or dynamic), or use --decoder gaussian")
+			return nil, fmt.Errorf("the bernoulli decoder needs 0/1 data: binarize the images (binarize: static or dynamic), or use the gaussian decoder")
 		}
 	case Gaussian:
 	default:

@@ -275,31 +275,31 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	bin := models.DataInfo{Shape: []int{28, 28, 1}, Binary: true}
 	for _, c := range []struct {
 		kind string
-		o    models.Options
+		o    Options
 		info models.DataInfo
 		want string
 	}{
-		{"vae", models.Options{Decoder: Bernoulli}, img, "--binarize"},
-		{"vae", models.Options{Decoder: "poisson"}, bin, "unknown decoder"},
-		{"vae", models.Options{Latent: -1}, img, "latent"},
-		{"vae", models.Options{Beta: -1}, img, "beta"},
-		{"vae", models.Options{Beta: 4, K: 5}, img, "beta"},
-		{"iwae", models.Options{Beta: 4}, img, "beta does not apply"},
-		{"vae", models.Options{K: -2}, img, "k must be"},
-		{"vae", models.Options{Net: "unet"}, img, "MLPs"},
-		{"vae", models.Options{Hidden: []int{0}}, img, "hidden"},
-		{"vae", models.Options{}, models.DataInfo{Shape: []int{4, 4}}, "vectors"},
+		{"vae", Options{Decoder: Bernoulli}, img, "binarize"},
+		{"vae", Options{Decoder: "poisson"}, bin, "unknown decoder"},
+		{"vae", Options{Latent: -1}, img, "latent"},
+		{"vae", Options{Beta: -1}, img, "beta"},
+		{"vae", Options{Beta: 4, K: 5}, img, "beta"},
+		{"iwae", Options{Beta: 4}, img, "beta does not apply"},
+		{"vae", Options{K: -2}, img, "k must be"},
+		{"vae", Options{Net: "unet"}, img, "MLPs"},
+		{"vae", Options{Hidden: []int{0}}, img, "hidden"},
+		{"vae", Options{}, models.DataInfo{Shape: []int{4, 4}}, "vectors"},
 	} {
 		_, err := New(c.kind, c.o, c.info)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s %+v on %v: error %v, want one mentioning %q", c.kind, c.o, c.info.Shape, err, c.want)
 		}
 	}
-	m, err := New("vae", models.Options{}, bin)
+	m, err := New("vae", Options{}, bin)
 	if err != nil || m.Config().Decoder != Bernoulli || m.Config().Latent != DefaultLatent || m.Config().K != 1 {
 		t.Errorf("defaults on binary images: %+v, %v", m.Config(), err)
 	}
-	m, err = New("iwae", models.Options{}, models.DataInfo{Shape: []int{2}})
+	m, err = New("iwae", Options{}, models.DataInfo{Shape: []int{2}})
 	if err != nil || m.Config().Decoder != Gaussian || m.Config().Latent != 2 || m.Config().K != DefaultIWAEK {
 		t.Errorf("defaults on 2-D vectors: %+v, %v", m.Config(), err)
 	}
