@@ -32,6 +32,10 @@ type Phase struct {
 	// (zeros when the data has none). scope is the model's root: enter
 	// sub-scopes with At, since every phase builds the same model.
 	Loss func(scope *model.Scope, x, labels *graph.Node) *graph.Node
+	// Metrics, when set, replaces Loss: it returns the loss and named
+	// scalars computed in the same graph (D(x), D(G(z)), a critic's W1
+	// estimate), which the trainer logs with the loss as "name/metric".
+	Metrics func(scope *model.Scope, x, labels *graph.Node) (loss *graph.Node, metrics map[string]*graph.Node)
 	// After, when set, runs in the same graph after the optimizer's update,
 	// for updates outside the gradient (weight clipping, EMA codebooks):
 	// it reads the updated variables with NodeValue and writes with

@@ -32,7 +32,7 @@ func (p *progress) rate(step int) float64 {
 	return float64(step-p.startAt) / el
 }
 
-func (p *progress) update(step int, loss float64) {
+func (p *progress) update(step int, loss string) {
 	now := time.Now()
 	final := step == p.total
 	if p.terminal {
@@ -52,13 +52,13 @@ func (p *progress) update(step int, loss float64) {
 		const width = 28
 		filled := width * step / p.total
 		bar := strings.Repeat("=", filled) + strings.Repeat(" ", width-filled)
-		fmt.Fprintf(p.w, "\r  step %d/%d [%s] loss %.4f  %.1f steps/s  ETA %s \x1b[K", step, p.total, bar, loss, r, eta)
+		fmt.Fprintf(p.w, "\r  step %d/%d [%s] %s  %.1f steps/s  ETA %s \x1b[K", step, p.total, bar, loss, r, eta)
 		if final {
 			fmt.Fprintln(p.w)
 		}
 		return
 	}
-	fmt.Fprintf(p.w, "  step %d/%d  loss %.4f  %.1f steps/s  ETA %s\n", step, p.total, loss, r, eta)
+	fmt.Fprintf(p.w, "  step %d/%d  %s  %.1f steps/s  ETA %s\n", step, p.total, loss, r, eta)
 }
 
 // clear ends a partially drawn bar line before another message is printed.

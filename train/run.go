@@ -124,7 +124,10 @@ type Metric struct {
 	// Losses are the mean loss of each phase of a model with its own
 	// training step (models.Stepper), by phase name; Loss is the last
 	// phase's.
-	Losses   map[string]float64 `json:"losses,omitempty"`
+	Losses map[string]float64 `json:"losses,omitempty"`
+	// Values are the phases' own metrics (models.Phase.Metrics), means
+	// since the previous line, as "phase/metric".
+	Values   map[string]float64 `json:"values,omitempty"`
 	StepsSec float64            `json:"steps_per_sec"`
 	Elapsed  float64            `json:"elapsed_sec"`
 }

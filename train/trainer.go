@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/gomlx/compute/dtypes"
@@ -191,6 +192,8 @@ func (s *Session) train(ctx context.Context, opts Options, batcher *data.Batcher
 	start := time.Now()
 	// Losses since the last metrics line, by phase.
 	lossSum := make([]float64, len(phases))
+	valueSum := map[string]float64{} // phase metrics, mean over a step's repeats
+	lastLoss := make([]float64, len(phases))
 	var lossN int
 	xShape := append([]int{cfg.Batch}, s.Train.Shape...)
 	for s.Step < cfg.Steps {
@@ -221,6 +224,9 @@ func (s *Session) train(ctx context.Context, opts Options, batcher *data.Batcher
 				}
 				loss = float64(tensors.MustCopyFlatData[float32](outs[0])[0])
 				gnorm = float64(tensors.MustCopyFlatData[float32](outs[1])[0])
+				for j, name := range *p.metrics {
+					valueSum[p.Name+"/"+name] += float64(tensors.MustCopyFlatData[float32](outs[2+j])[0]) / float64(max(p.Repeat, 1))
+				}
 				if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(gnorm) || math.IsInf(gnorm, 0) {
 					prog.clear()
 					last := "no checkpoint was written yet"
@@ -232,9 +238,10 @@ func (s *Session) train(ctx context.Context, opts Options, batcher *data.Batcher
 				}
 			}
 			lossSum[i] += loss // the phase's last update of the step
+			lastLoss[i] = loss
 		}
 		s.Step = next
-		prog.update(s.Step, loss)
+		prog.update(s.Step, stepLabel(phases, lastLoss, loss))
 		lossN++
 		if cfg.LogEvery > 0 && (s.Step%cfg.LogEvery == 0 || s.Step == cfg.Steps) {
 			el := time.Since(start).Seconds()
@@ -246,10 +253,17 @@ func (s *Session) train(ctx context.Context, opts Options, batcher *data.Batcher
 					m.Losses[p.Name] = lossSum[i] / float64(lossN)
 				}
 			}
+			if len(valueSum) > 0 {
+				m.Values = map[string]float64{}
+				for k, v := range valueSum {
+					m.Values[k] = v / float64(lossN)
+				}
+			}
 			if err := s.Run.appendMetric(m); err != nil {
 				return err
 			}
 			clear(lossSum)
+			clear(valueSum)
 			lossN = 0
 		}
 		if opts.StopAfter > 0 && s.Step == opts.StopAfter {
@@ -304,6 +318,10 @@ func (s *Session) initVariables(b *data.Batcher) error {
 	xShape := append([]int{cfg.Batch}, s.Train.Shape...)
 	for _, p := range s.phases() {
 		_, err := model.ExecOnce(s.Backend, s.Store, func(scope *model.Scope, x, y *Node) *Node {
+			if p.Metrics != nil {
+				loss, _ := p.Metrics(scope, x, y)
+				return loss
+			}
 			return p.Loss(scope, x, y)
 		}, tensors.FromFlatDataAndDimensions(xs, xShape...), tensors.FromFlatDataAndDimensions(ys, cfg.Batch))
 		if err != nil {
@@ -349,8 +367,9 @@ func (s *Session) phases() []models.Phase {
 // phaseStep is one compiled phase of the training step.
 type phaseStep struct {
 	models.Phase
-	exec   *model.Exec
-	peakLR float64
+	exec    *model.Exec
+	peakLR  float64
+	metrics *[]string // names of the exec's outputs after loss and norm; set when its graph is built
 }
 
 // label names the phase in errors ("" for the default step).
@@ -365,17 +384,18 @@ func (p phaseStep) label() string {
 func (s *Session) buildPhases() ([]phaseStep, error) {
 	var out []phaseStep
 	for _, p := range s.phases() {
-		if p.Loss == nil || p.Repeat < 0 {
+		if (p.Loss == nil && p.Metrics == nil) || p.Repeat < 0 {
 			return nil, fmt.Errorf("model %s: phase %q needs a loss and repeat >= 0", s.Run.Config.Model, p.Name)
 		}
-		exec, peak, err := s.buildStep(p)
+		names := new([]string)
+		exec, peak, err := s.buildStep(p, names)
 		if err != nil {
 			for _, q := range out {
 				q.exec.Finalize()
 			}
 			return nil, fmt.Errorf("phase %q: %w", p.Name, err)
 		}
-		out = append(out, phaseStep{Phase: p, exec: exec, peakLR: peak})
+		out = append(out, phaseStep{Phase: p, exec: exec, peakLR: peak, metrics: names})
 	}
 	return out, nil
 }
@@ -420,7 +440,7 @@ func (s *Session) newOptimizer(o models.Optimizer) (gradientOptimizer, float64, 
 // gradients of its group, global-norm clipping, its optimizer with the
 // host-computed learning rate, its After hook, then the EMA update of the
 // group's variables. It returns the exec and the group's peak lr.
-func (s *Session) buildStep(p models.Phase) (*model.Exec, float64, error) {
+func (s *Session) buildStep(p models.Phase, metrics *[]string) (*model.Exec, float64, error) {
 	cfg := s.Run.Config
 	gopt, peak, err := s.newOptimizer(p.Optimizer)
 	if err != nil {
@@ -433,7 +453,13 @@ func (s *Session) buildStep(p models.Phase) (*model.Exec, float64, error) {
 	exec, err := model.NewExec(s.Backend, s.Store, func(scope *model.Scope, x, y, lr, emaDecay *Node) []*Node {
 		g := x.Graph()
 		s.Store.SetTraining(g, true)
-		loss := p.Loss(scope, x, y)
+		var loss *Node
+		var extra map[string]*Node
+		if p.Metrics != nil {
+			loss, extra = p.Metrics(scope, x, y)
+		} else {
+			loss = p.Loss(scope, x, y)
+		}
 		dt := loss.DType()
 		group := scope
 		if p.Scope != "" {
@@ -482,9 +508,36 @@ func (s *Session) buildStep(p models.Phase) (*model.Exec, float64, error) {
 				e.SetNodeValue(Add(Mul(ev, d), Mul(v.NodeValue(g), OneMinus(d))))
 			}
 		}
-		return []*Node{ConvertDType(loss, dtypes.Float32), ConvertDType(norm, dtypes.Float32)}
+		outs := []*Node{ConvertDType(loss, dtypes.Float32), ConvertDType(norm, dtypes.Float32)}
+		*metrics = metricNames(extra)
+		for _, name := range *metrics {
+			outs = append(outs, ConvertDType(ReduceAllMean(extra[name]), dtypes.Float32))
+		}
+		return outs
 	})
 	return exec, peak, err
+}
+
+// stepLabel is the progress bar's loss text: the loss, or each phase's.
+func stepLabel(phases []phaseStep, last []float64, loss float64) string {
+	if len(phases) == 1 {
+		return fmt.Sprintf("loss %.4f", loss)
+	}
+	parts := make([]string, len(phases))
+	for i, p := range phases {
+		parts[i] = fmt.Sprintf("%s %.4f", p.Name, last[i])
+	}
+	return strings.Join(parts, "  ")
+}
+
+// metricNames are a phase's metric names in order.
+func metricNames(m map[string]*Node) []string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
 }
 
 func (s *Session) writeLossPlot() error {
@@ -492,11 +545,28 @@ func (s *Session) writeLossPlot() error {
 	if err != nil || len(ms) < 2 {
 		return err
 	}
-	xs, ys := make([]float64, len(ms)), make([]float64, len(ms))
+	xs := make([]float64, len(ms))
 	for i, m := range ms {
-		xs[i], ys[i] = float64(m.Step), m.Loss
+		xs[i] = float64(m.Step)
 	}
-	return viz.Curves(s.Run.LossPlotPath(), viz.CurveOptions{
-		Title: fmt.Sprintf("%s on %s: training loss", s.Run.Config.Model, s.Run.Config.Data), XLabel: "step", YLabel: "loss", LogY: true,
-	}, viz.CurveSeries{Name: "loss", X: xs, Y: ys})
+	title := fmt.Sprintf("%s on %s: training loss", s.Run.Config.Model, s.Run.Config.Data)
+	if len(ms[0].Losses) == 0 {
+		ys := make([]float64, len(ms))
+		for i, m := range ms {
+			ys[i] = m.Loss
+		}
+		return viz.Curves(s.Run.LossPlotPath(), viz.CurveOptions{Title: title, XLabel: "step", YLabel: "loss", LogY: true},
+			viz.CurveSeries{Name: "loss", X: xs, Y: ys})
+	}
+	// One curve per phase (a GAN's two players), on a linear axis: a
+	// critic's loss is negative.
+	var series []viz.CurveSeries
+	for _, p := range s.phases() {
+		ys := make([]float64, len(ms))
+		for i, m := range ms {
+			ys[i] = m.Losses[p.Name]
+		}
+		series = append(series, viz.CurveSeries{Name: p.Name, X: xs, Y: ys})
+	}
+	return viz.Curves(s.Run.LossPlotPath(), viz.CurveOptions{Title: title + "es", XLabel: "step", YLabel: "loss", Smooth: 5}, series...)
 }

@@ -64,7 +64,10 @@ func (m gan1D) Loss(scope *model.Scope, x, y *Node) *Node { return m.gLoss(scope
 func (m gan1D) Phases() []models.Phase {
 	adam := models.Optimizer{LR: 0.02, Beta1: 0.5}
 	return []models.Phase{
-		{Name: "discriminator", Scope: "disc", Optimizer: adam, Repeat: m.k, Loss: m.dLoss,
+		{Name: "discriminator", Scope: "disc", Optimizer: adam, Repeat: m.k,
+			Metrics: func(scope *model.Scope, x, y *Node) (*Node, map[string]*Node) {
+				return m.dLoss(scope, x, y), map[string]*Node{"d_real": Sigmoid(m.logit(scope, x))}
+			},
 			After: func(scope *model.Scope, g *Graph) {
 				d := scope.At("disc")
 				count := d.WithInitializer(initializer.Zero).VariableWithShape("updates", shapes.Make(dtypes.Float32))
@@ -145,6 +148,10 @@ func TestTwoPlayerStepper(t *testing.T) {
 	ms, _ := run.ReadMetrics()
 	if len(ms) == 0 || len(ms[len(ms)-1].Losses) != 2 || ms[len(ms)-1].Losses["generator"] != ms[len(ms)-1].Loss {
 		t.Errorf("metrics do not carry both players' losses: %+v", ms[len(ms)-1])
+	}
+	// At the equilibrium D* = p/(p + p_g) = 1/2 everywhere (Proposition 1).
+	if d, ok := ms[len(ms)-1].Values["discriminator/d_real"]; !ok || math.Abs(d-0.5) > 0.05 {
+		t.Errorf("D(x) at the end = %v (logged: %v), want about 1/2", d, ok)
 	}
 
 	o := quiet()
