@@ -15,7 +15,7 @@ import (
 	"genmod/eval/features"
 	"genmod/internal/fsutil"
 	"genmod/models"
-	"genmod/train"
+	"genmod/runs"
 )
 
 // Options choose what Evaluate measures and how samples are drawn.
@@ -23,7 +23,7 @@ type Options struct {
 	Metrics []string // see Metrics(); empty = every metric that applies
 	N       int      // samples / test examples (0 = 2000, capped by the test split)
 	K       int      // importance samples of the iwae bound (0 = DefaultK)
-	Sample  train.SampleOptions
+	Sample  runs.SampleOptions
 	Seed    int64
 	// Progress, if set, receives one line per stage.
 	Progress func(msg string)
@@ -58,7 +58,7 @@ type Report struct {
 // metric describes one metric: when it applies and how to compute it.
 type metric struct {
 	name, about string
-	applies     func(s *train.Session) string // "" when it applies, else why not
+	applies     func(s *runs.Session) string // "" when it applies, else why not
 }
 
 var metricList = []metric{
@@ -84,7 +84,7 @@ func Metrics() [][2]string {
 	return out
 }
 
-func needsVectors(s *train.Session) string {
+func needsVectors(s *runs.Session) string {
 	if s.Info.IsImage() {
 		return "w2, mmd and swd compare raw vectors; image runs are compared through classifier features (fd, kid, pr)"
 	}
@@ -96,7 +96,7 @@ func needsVectors(s *train.Session) string {
 
 // needsFeatures: the run's images are what a committed feature classifier
 // reads (28x28x1 of a dataset it was trained on) and the model samples.
-func needsFeatures(s *train.Session) string {
+func needsFeatures(s *runs.Session) string {
 	data := s.Run.Config.Data
 	if !s.Info.IsImage() {
 		return fmt.Sprintf("it compares classifier features of images, and %s holds vectors of shape %v", data, s.Info.Shape)
@@ -115,7 +115,7 @@ func needsFeatures(s *train.Session) string {
 
 // needsConditional: needsFeatures, and the model draws samples of a
 // requested class.
-func needsConditional(s *train.Session) string {
+func needsConditional(s *runs.Session) string {
 	if why := needsFeatures(s); why != "" {
 		return why
 	}
@@ -127,21 +127,21 @@ func needsConditional(s *train.Session) string {
 	return ""
 }
 
-func needsLogProb(s *train.Session) string {
+func needsLogProb(s *runs.Session) string {
 	if _, ok := s.Model.(models.LogProber); !ok {
 		return "the model has no exact likelihood"
 	}
 	return ""
 }
 
-func needsBounds(s *train.Session) string {
+func needsBounds(s *runs.Session) string {
 	if _, ok := s.Model.(models.BoundEstimator); !ok {
 		return "the model has no variational bound (elbo and iwae are for latent-variable models such as vae)"
 	}
 	return ""
 }
 
-func needsVLB(s *train.Session) string {
+func needsVLB(s *runs.Session) string {
 	b, ok := s.Model.(models.PixelBounder)
 	if !ok {
 		return "the variational bound needs a diffusion model (ddpm) on 8-bit images"
@@ -153,7 +153,7 @@ func needsVLB(s *train.Session) string {
 }
 
 // Evaluate measures a trained run against its dataset's test split.
-func Evaluate(s *train.Session, o Options) (*Report, error) {
+func Evaluate(s *runs.Session, o Options) (*Report, error) {
 	if s.Test == nil || s.Test.Len() == 0 {
 		return nil, fmt.Errorf("the run's dataset (%s) is not available here, or has no test split: nothing to compare with", s.Run.Config.Data)
 	}
@@ -206,7 +206,7 @@ func Evaluate(s *train.Session, o Options) (*Report, error) {
 	}
 	dim := s.Info.Dim()
 	ref, refLabels := referenceSubset(s.Test, n, o.Seed)
-	var samples *train.Samples
+	var samples *runs.Samples
 	draw := func() error {
 		if samples != nil {
 			return nil
@@ -337,7 +337,7 @@ func referenceSubset(test *data.Set, n int, seed int64) ([]float32, []int32) {
 	return x, y
 }
 
-func applicable(s *train.Session) []string {
+func applicable(s *runs.Session) []string {
 	var out []string
 	for _, m := range metricList {
 		if m.applies(s) == "" {
@@ -404,7 +404,7 @@ type likelihoodData struct {
 // images are binarized once (dynamic binarization: one fixed Bernoulli draw,
 // seed 0) and scored in nats, the binarized-MNIST convention. Other images
 // are dequantized once (uniform noise, seed 0) and reported in bits/dim.
-func likelihoodInput(s *train.Session, ref []float32) likelihoodData {
+func likelihoodInput(s *runs.Session, ref []float32) likelihoodData {
 	dim := s.Info.Dim()
 	x := append([]float32(nil), ref...)
 	nats := func(lp float64) float64 { return -lp }
@@ -438,7 +438,7 @@ func meanFinite(what string, v []float64) (float64, error) {
 }
 
 // nll scores the n reference test examples with the model's exact log p(x).
-func nll(s *train.Session, ref []float32, n int) (Result, error) {
+func nll(s *runs.Session, ref []float32, n int) (Result, error) {
 	in := likelihoodInput(s, ref)
 	lp, err := s.Model.(models.LogProber).LogProb(s.Runtime(true), in.x, n)
 	if err != nil {
@@ -459,7 +459,7 @@ const DefaultK = 5000
 // IWAE_k bound, both from the same k posterior samples per example, and
 // returns the results asked for. Both are reported like nll, so they are
 // upper bounds on the test NLL.
-func bounds(s *train.Session, ref []float32, n, k int, seed int64, want []string, progress func(string, ...any)) ([]Result, error) {
+func bounds(s *runs.Session, ref []float32, n, k int, seed int64, want []string, progress func(string, ...any)) ([]Result, error) {
 	in := likelihoodInput(s, ref)
 	// In chunks of rows, for progress lines: k = 5000 on 1000 MNIST digits
 	// takes minutes. Chunk c draws its samples from seed + c.

@@ -13,20 +13,21 @@ import (
 	"genmod/eval"
 	"genmod/models"
 	_ "genmod/models/all"
+	"genmod/runs"
 	"genmod/train"
 )
 
 // tinyRun trains a small rectified flow for a few steps and opens it.
-func tinyRun(t *testing.T, dataset string, conditional bool) *train.Session {
+func tinyRun(t *testing.T, dataset string, conditional bool) *runs.Session {
 	t.Helper()
-	cfg := train.DefaultConfig()
+	cfg := runs.DefaultConfig()
 	cfg.Model, cfg.Data, cfg.Out = "rf", dataset, filepath.Join(t.TempDir(), "run")
 	cfg.Steps, cfg.Batch, cfg.Warmup, cfg.EMA = 3, 16, 1, 0
 	cfg.ModelOptions = map[string]any{"net": "mlp", "hidden": []int{16}, "conditional": conditional}
 	if _, err := train.Train(context.Background(), cfg, train.Options{Log: io.Discard}); err != nil {
 		t.Fatal(err)
 	}
-	s, err := train.Open(cfg.Out, "")
+	s, err := runs.Open(cfg.Out, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,7 @@ func tinyRun(t *testing.T, dataset string, conditional bool) *train.Session {
 func TestFeatureMetrics(t *testing.T) {
 	img := tinyRun(t, "fashion-mnist-mini", true)
 	rep, err := eval.Evaluate(img, eval.Options{Metrics: []string{"fd", "kid", "pr", "acc"}, N: 100, Seed: 1,
-		Sample: train.SampleOptions{Seed: 1, Model: map[string]any{"steps": 2}}})
+		Sample: runs.SampleOptions{Seed: 1, Model: map[string]any{"steps": 2}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,7 @@ func TestFeatureMetrics(t *testing.T) {
 	uncond := tinyRun(t, "fashion-mnist-mini", false)
 	cases := []struct {
 		name   string
-		s      *train.Session
+		s      *runs.Session
 		metric string
 		want   []string
 	}{
@@ -110,14 +111,14 @@ func TestVLBPixelRange(t *testing.T) {
 		lo, hi float32
 	}{{"unit", 0, 1}, {"symmetric", -1, 1}} {
 		t.Run(c.pixels, func(t *testing.T) {
-			cfg := train.DefaultConfig()
+			cfg := runs.DefaultConfig()
 			cfg.Model, cfg.Data, cfg.Out = "ddpm", "fashion-mnist-mini", filepath.Join(t.TempDir(), "run")
 			cfg.Steps, cfg.Batch, cfg.Warmup, cfg.EMA, cfg.Pixels = 2, 4, 1, 0, c.pixels
 			cfg.ModelOptions = map[string]any{"channels": []int{4}, "time-dim": 8, "conditional": false}
 			if _, err := train.Train(context.Background(), cfg, train.Options{Log: io.Discard}); err != nil {
 				t.Fatal(err)
 			}
-			s, err := train.Open(cfg.Out, "")
+			s, err := runs.Open(cfg.Out, "")
 			if err != nil {
 				t.Fatal(err)
 			}

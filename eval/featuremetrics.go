@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"genmod/eval/features"
-	"genmod/train"
+	"genmod/runs"
 )
 
 // KIDSubsets and KIDSubsetSize are the subsets Evaluate averages KID over:
@@ -31,7 +31,7 @@ type featureSets struct {
 // computeFeatures runs the committed classifier of the run's dataset on the
 // n samples (clamped to [0, 1], as an image file would store them) and on
 // the n reference test images.
-func computeFeatures(s *train.Session, sm *train.Samples, ref []float32, n int, progress func(string, ...any)) (*featureSets, error) {
+func computeFeatures(s *runs.Session, sm *runs.Samples, ref []float32, n int, progress func(string, ...any)) (*featureSets, error) {
 	clf, err := features.Load(s.Run.Config.Data)
 	if err != nil {
 		return nil, err
@@ -54,7 +54,7 @@ func computeFeatures(s *train.Session, sm *train.Samples, ref []float32, n int, 
 }
 
 // metric computes one feature metric ("pr" gives two results).
-func (f *featureSets) metric(name string, s *train.Session, n int, seed int64, progress func(string, ...any)) ([]Result, error) {
+func (f *featureSets) metric(name string, s *runs.Session, n int, seed int64, progress func(string, ...any)) ([]Result, error) {
 	r := Result{Metric: name, Split: "test", N: n}
 	switch name {
 	case "fd":

@@ -66,7 +66,7 @@ const TeacherScope = "teacher"
 
 // RunUser is implemented by models that run another trained model's code,
 // frozen (a two-stage model's first stage). A run that uses other runs
-// (train.Config.Uses, by scope) calls UseRun once per used run, before any
+// (runs.Config.Uses, by scope) calls UseRun once per used run, before any
 // graph is built, with that run's model and data; the model then reads
 // the used model's weights under scope (scope.At(scope) ... from its root),
 // where the trainer loads them, not trainable. Models that only read a

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"genmod/runs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -27,7 +28,7 @@ func TestExportRoundTrip(t *testing.T) {
 	if _, err := Train(context.Background(), cfg, quiet()); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(dir, "")
+	s, err := runs.Open(dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,9 +43,9 @@ func TestExportRoundTrip(t *testing.T) {
 	if len(want) != 4 { // enc and dec, weights and biases
 		t.Fatalf("model variables %v, want the 4 of tinyModel", want)
 	}
-	for _, c := range []struct{ weights, prefix string }{{"", "/ema/"}, {WeightsEMA, "/ema/"}, {WeightsRaw, "/"}} {
+	for _, c := range []struct{ weights, prefix string }{{"", "/ema/"}, {runs.WeightsEMA, "/ema/"}, {runs.WeightsRaw, "/"}} {
 		out := filepath.Join(root, "out-"+c.weights+".safetensors")
-		info, err := Export(dir, out, "", ExportOptions{Format: FormatSafetensors, Weights: c.weights})
+		info, err := runs.Export(dir, out, "", runs.ExportOptions{Format: runs.FormatSafetensors, Weights: c.weights})
 		if err != nil {
 			t.Fatalf("weights %q: %v", c.weights, err)
 		}
@@ -74,18 +75,18 @@ func TestExportRoundTrip(t *testing.T) {
 		}
 		wantWeights := c.weights
 		if wantWeights == "" {
-			wantWeights = WeightsEMA
+			wantWeights = runs.WeightsEMA
 		}
 		if info.Weights != wantWeights || info.Tensors != len(want) || info.Params != params || info.Step != 7 {
 			t.Errorf("weights %q: info %+v (params %d)", c.weights, info, params)
 		}
 		m := f.Metadata
-		if m[MetaModel] != "test-tiny" || m[MetaData] != "moons" || m[MetaStep] != "7" || m[MetaWeights] != wantWeights || m["format"] != "pt" {
+		if m[runs.MetaModel] != "test-tiny" || m[runs.MetaData] != "moons" || m[runs.MetaStep] != "7" || m[runs.MetaWeights] != wantWeights || m["format"] != "pt" {
 			t.Errorf("weights %q: metadata %v", c.weights, m)
 		}
-		var back Config
-		if err := json.Unmarshal([]byte(m[MetaConfig]), &back); err != nil || !reflect.DeepEqual(back, s.Run.Config) {
-			t.Errorf("config metadata %s does not give back the run's config (%v)", m[MetaConfig], err)
+		var back runs.Config
+		if err := json.Unmarshal([]byte(m[runs.MetaConfig]), &back); err != nil || !reflect.DeepEqual(back, s.Run.Config) {
+			t.Errorf("config metadata %s does not give back the run's config (%v)", m[runs.MetaConfig], err)
 		}
 	}
 	// The EMA and raw weights of a trained run differ: the choice matters.
@@ -130,22 +131,22 @@ func TestExportBadInput(t *testing.T) {
 
 	cases := []struct {
 		name, run, out string
-		o              ExportOptions
+		o              runs.ExportOptions
 		want           string
 	}{
-		{"missing run", filepath.Join(root, "nosuch"), newOut, ExportOptions{}, "does not exist"},
-		{"not a run", plain, newOut, ExportOptions{}, "not a run folder"},
-		{"no checkpoint", noCkpt, newOut, ExportOptions{}, "no usable checkpoint"},
-		{"unknown format", good, newOut, ExportOptions{Format: "onnx"}, `unknown export format "onnx"`},
-		{"unknown weights", good, newOut, ExportOptions{Weights: "best"}, `unknown weights "best"`},
-		{"ema of a run without", noEMA, newOut, ExportOptions{Weights: WeightsEMA}, "kept no EMA"},
-		{"existing output", good, existing, ExportOptions{}, "already exists"},
-		{"output is a folder", good, outDir, ExportOptions{Force: true}, "is a directory"},
-		{"missing output folder", good, filepath.Join(root, "nodir", "x.safetensors"), ExportOptions{}, "cannot write"},
-		{"no output", good, "", ExportOptions{}, "no output file"},
+		{"missing run", filepath.Join(root, "nosuch"), newOut, runs.ExportOptions{}, "does not exist"},
+		{"not a run", plain, newOut, runs.ExportOptions{}, "not a run folder"},
+		{"no checkpoint", noCkpt, newOut, runs.ExportOptions{}, "no usable checkpoint"},
+		{"unknown format", good, newOut, runs.ExportOptions{Format: "onnx"}, `unknown export format "onnx"`},
+		{"unknown weights", good, newOut, runs.ExportOptions{Weights: "best"}, `unknown weights "best"`},
+		{"ema of a run without", noEMA, newOut, runs.ExportOptions{Weights: runs.WeightsEMA}, "kept no EMA"},
+		{"existing output", good, existing, runs.ExportOptions{}, "already exists"},
+		{"output is a folder", good, outDir, runs.ExportOptions{Force: true}, "is a directory"},
+		{"missing output folder", good, filepath.Join(root, "nodir", "x.safetensors"), runs.ExportOptions{}, "cannot write"},
+		{"no output", good, "", runs.ExportOptions{}, "no output file"},
 	}
 	for _, c := range cases {
-		_, err := Export(c.run, c.out, "", c.o)
+		_, err := runs.Export(c.run, c.out, "", c.o)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: got error %v, want one containing %q", c.name, err, c.want)
 		}
@@ -162,8 +163,8 @@ func TestExportBadInput(t *testing.T) {
 		t.Errorf("existing output was changed to %q", b)
 	}
 	// --force replaces it; the run without EMA exports its raw weights by default.
-	info, err := Export(noEMA, existing, "", ExportOptions{Force: true})
-	if err != nil || info.Weights != WeightsRaw {
+	info, err := runs.Export(noEMA, existing, "", runs.ExportOptions{Force: true})
+	if err != nil || info.Weights != runs.WeightsRaw {
 		t.Fatalf("forced export of a run without EMA: %+v, %v", info, err)
 	}
 	if _, err := safetensors.ReadFile(existing); err != nil {

@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"genmod/runs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,7 +15,7 @@ import (
 func TestNoSamples(t *testing.T) {
 	for _, skip := range []bool{false, true} {
 		dir := filepath.Join(t.TempDir(), "run")
-		cfg := DefaultConfig()
+		cfg := runs.DefaultConfig()
 		cfg.Model, cfg.Out, cfg.Steps, cfg.Batch, cfg.SampleEvery = "realnvp", dir, 4, 32, 2 // one-pass sampling: cheap
 		o := quiet()
 		o.NoSamples = skip

@@ -3,12 +3,12 @@ package train
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"genmod/internal/checkpoint"
+	"genmod/runs"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -48,8 +48,8 @@ func init() {
 	}})
 }
 
-func tinyConfig(out string) Config {
-	c := DefaultConfig()
+func tinyConfig(out string) runs.Config {
+	c := runs.DefaultConfig()
 	c.Model, c.Data, c.Out = "test-tiny", "moons", out
 	c.Steps, c.Batch, c.CheckpointEvery, c.LogEvery, c.Warmup = 20, 32, 5, 1, 3
 	c.ClipNorm = 0.01 // always active: resume must reproduce the global-norm sum exactly
@@ -119,8 +119,8 @@ func TestKillAndResumeIsBitIdentical(t *testing.T) {
 		}
 	}
 	// Metrics of the resumed run have each step once.
-	ra, _ := OpenRun(a)
-	rb, _ := OpenRun(b)
+	ra, _ := runs.OpenRun(a)
+	rb, _ := runs.OpenRun(b)
 	ma, _ := ra.ReadMetrics()
 	mb, _ := rb.ReadMetrics()
 	if len(ma) != 20 || len(mb) != 20 {
@@ -132,8 +132,8 @@ func TestKillAndResumeIsBitIdentical(t *testing.T) {
 		}
 	}
 	// Keep=2: only the two newest checkpoints stay.
-	cks, _ := listCheckpoints(filepath.Join(a, "checkpoints"))
-	if len(cks) != 2 || cks[0].step != 20 || cks[1].step != 15 {
+	cks, _ := checkpoint.List(filepath.Join(a, "checkpoints"))
+	if len(cks) != 2 || cks[0].Step != 20 || cks[1].Step != 15 {
 		t.Errorf("checkpoints kept: %+v", cks)
 	}
 }
@@ -175,7 +175,7 @@ func TestNonFiniteLossStopsAndKeepsCheckpoint(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "at step 1") {
 		t.Fatalf("err = %v, want a non-finite loss error naming step 1", err)
 	}
-	cks, _ := listCheckpoints(filepath.Join(dir, "checkpoints"))
+	cks, _ := checkpoint.List(filepath.Join(dir, "checkpoints"))
 	if len(cks) != 0 {
 		t.Errorf("a diverged run wrote checkpoints: %+v", cks)
 	}
@@ -186,15 +186,15 @@ func TestBadRunsAreRefused(t *testing.T) {
 	root := t.TempDir()
 	cases := []struct {
 		name string
-		mut  func(*Config)
+		mut  func(*runs.Config)
 		want string
 	}{
-		{"unknown model", func(c *Config) { c.Model = "nope" }, "valid:"},
-		{"unknown data", func(c *Config) { c.Data = "nope" }, "nope"},
-		{"zero steps", func(c *Config) { c.Steps = 0 }, "steps"},
-		{"bad schedule", func(c *Config) { c.LRSchedule = "step" }, "lr-schedule"},
-		{"option the model does not have", func(c *Config) { c.Set("layers", 3) }, "has no option layers"},
-		{"batch larger than the data", func(c *Config) { c.Data, c.Batch = "fashion-mnist-mini", 7000 }, "batch size"},
+		{"unknown model", func(c *runs.Config) { c.Model = "nope" }, "valid:"},
+		{"unknown data", func(c *runs.Config) { c.Data = "nope" }, "nope"},
+		{"zero steps", func(c *runs.Config) { c.Steps = 0 }, "steps"},
+		{"bad schedule", func(c *runs.Config) { c.LRSchedule = "step" }, "lr-schedule"},
+		{"option the model does not have", func(c *runs.Config) { c.Set("layers", 3) }, "has no option layers"},
+		{"batch larger than the data", func(c *runs.Config) { c.Data, c.Batch = "fashion-mnist-mini", 7000 }, "batch size"},
 	}
 	for _, c := range cases {
 		cfg := tinyConfig(filepath.Join(root, strings.ReplaceAll(c.name, " ", "-")))
@@ -217,91 +217,7 @@ func TestBadRunsAreRefused(t *testing.T) {
 	if _, err := Train(ctx, cfg, quiet()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Train(ctx, cfg, quiet()); !errors.Is(err, ErrRunExists) {
+	if _, err := Train(ctx, cfg, quiet()); !errors.Is(err, runs.ErrRunExists) {
 		t.Errorf("second train into the same folder: err = %v", err)
-	}
-}
-
-func TestConfigFile(t *testing.T) {
-	dir := t.TempDir()
-	yml := filepath.Join(dir, "c.yaml")
-	os.WriteFile(yml, []byte("model: rf\nsteps: 7\nhidden: [8, 16]\nt-sampling: logit-normal\n"), 0o644)
-	c, err := LoadConfigFile(yml, DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Steps != 7 || c.Batch != DefaultConfig().Batch || c.ModelOptions["t-sampling"] != "logit-normal" || fmt.Sprint(c.ModelOptions["hidden"]) != "[8 16]" {
-		t.Errorf("config = %+v", c)
-	}
-	if err := c.Validate(); err != nil {
-		t.Errorf("valid config: %v", err)
-	}
-	bad := filepath.Join(dir, "bad.json")
-	os.WriteFile(bad, []byte(`{"model": "rf", "stepz": 3}`), 0o644)
-	c, err = LoadConfigFile(bad, DefaultConfig())
-	if err == nil {
-		err = c.Validate()
-	}
-	if err == nil || !strings.Contains(err.Error(), "has no option stepz") {
-		t.Errorf("unknown key: err = %v", err)
-	}
-	if _, err := LoadConfigFile(bad, DefaultConfig()); err != nil {
-		t.Fatal(err)
-	}
-	wrongType := filepath.Join(dir, "type.yaml")
-	os.WriteFile(wrongType, []byte("model: rf\nhidden: wide\n"), 0o644)
-	if c, err = LoadConfigFile(wrongType, DefaultConfig()); err == nil {
-		err = c.Validate()
-	}
-	if err == nil || !strings.Contains(err.Error(), "hidden") {
-		t.Errorf("option of the wrong type: err = %v", err)
-	}
-}
-
-// config.json holds the config's own keys and the model's options side by
-// side, every option with its value (defaults too), and reads back equal.
-func TestConfigJSONRoundTrip(t *testing.T) {
-	c := DefaultConfig()
-	c.Model = "rf"
-	c.Set("hidden", []int{8, 16})
-	if err := c.resolveOptions(); err != nil {
-		t.Fatal(err)
-	}
-	if c.ModelOptions["time-dim"] != float64(64) || c.ModelOptions["conditional"] != true {
-		t.Errorf("resolved options lack the defaults: %v", c.ModelOptions)
-	}
-	buf, err := json.Marshal(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var flat map[string]any
-	if err := json.Unmarshal(buf, &flat); err != nil {
-		t.Fatal(err)
-	}
-	if flat["steps"] != float64(c.Steps) || fmt.Sprint(flat["hidden"]) != "[8 16]" {
-		t.Errorf("config.json = %s", buf)
-	}
-	var back Config
-	if err := json.Unmarshal(buf, &back); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(back, c) {
-		t.Errorf("round trip:\n got %+v\nwant %+v", back, c)
-	}
-	// A run folder written before each family declared its options holds
-	// every family's keys; it opens with the ones its model has.
-	dir := t.TempDir()
-	legacy := `{"model": "realnvp", "data": "moons", "steps": 10, "batch": 8, "lr": 0.001, "lr-schedule": "cosine", "keep": 2,
-		"pixels": "symmetric", "net": "", "hidden": [16], "time-dim": 64, "conditional": true, "target": "", "layers": 4, "latent": 0}`
-	os.WriteFile(filepath.Join(dir, "config.json"), []byte(legacy), 0o644)
-	old, err := ReadConfigJSON(filepath.Join(dir, "config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := old.Validate(); err != nil {
-		t.Errorf("legacy config.json: %v", err)
-	}
-	if _, ok := old.ModelOptions["time-dim"]; ok || old.ModelOptions["layers"] != float64(4) {
-		t.Errorf("legacy options = %v", old.ModelOptions)
 	}
 }

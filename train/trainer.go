@@ -19,14 +19,12 @@ import (
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 
 	"genmod/data"
+	"genmod/internal/checkpoint"
 	"genmod/internal/engine"
 	"genmod/models"
+	"genmod/runs"
 	"genmod/viz"
 )
-
-// emaScope holds the exponential moving average of every trainable variable,
-// mirrored by path ("/net/w" -> "/ema/net/w"), so the same model code reads it.
-const emaScope = "ema"
 
 // Options control how a training session reports and stops.
 type Options struct {
@@ -48,27 +46,30 @@ var ErrStopped = errors.New("training stopped early")
 // Errors a caller may want to explain in its own terms (the CLI names the
 // command that resumes a run).
 var (
-	ErrInterrupted = errors.New("interrupted")        // the context ended training; a checkpoint was saved
-	ErrDiverged    = errors.New("training diverged")  // a loss or gradient norm became NaN or infinite
-	ErrRunExists   = errors.New("folder holds a run") // Train was given the folder of an existing run
+	ErrInterrupted = errors.New("interrupted")       // the context ended training; a checkpoint was saved
+	ErrDiverged    = errors.New("training diverged") // a loss or gradient norm became NaN or infinite
 )
 
+// trainer is a session being trained: the loop's methods on a run's session.
+type trainer struct{ *runs.Session }
+
 // Train creates the run folder for cfg and trains it to cfg.Steps.
-func Train(ctx context.Context, cfg Config, opts Options) (*Run, error) {
+func Train(ctx context.Context, cfg runs.Config, opts Options) (*runs.Run, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cfg.absolutePaths()
-	if err := cfg.resolveOptions(); err != nil {
+	cfg.AbsolutePaths()
+	if err := cfg.ResolveOptions(); err != nil {
 		return nil, err
 	}
 	// Load the data, build the model and create its variables before the
 	// folder exists: a bad name, option or batch size must not leave a
 	// half-made run behind.
-	s, err := newSession(&Run{Dir: cfg.Out, Config: cfg}, opts.Backend)
+	sess, err := runs.NewSession(&runs.Run{Dir: cfg.Out, Config: cfg}, opts.Backend)
 	if err != nil {
 		return nil, err
 	}
+	s := &trainer{sess}
 	defer s.Close()
 	batcher, err := s.newBatcher()
 	if err != nil {
@@ -77,7 +78,7 @@ func Train(ctx context.Context, cfg Config, opts Options) (*Run, error) {
 	if err := s.initVariables(batcher); err != nil {
 		return nil, err
 	}
-	run, err := CreateRun(cfg.Out, cfg, s.Info)
+	run, err := runs.Create(cfg.Out, cfg, s.Info)
 	if err != nil {
 		return nil, err
 	}
@@ -87,43 +88,44 @@ func Train(ctx context.Context, cfg Config, opts Options) (*Run, error) {
 
 // Resume continues the run in dir from its newest checkpoint (from the
 // start if it never wrote one).
-func Resume(ctx context.Context, dir string, opts Options) (*Run, error) {
-	run, err := OpenRun(dir)
+func Resume(ctx context.Context, dir string, opts Options) (*runs.Run, error) {
+	run, err := runs.OpenRun(dir)
 	if err != nil {
 		return nil, err
 	}
-	s, err := newSession(run, opts.Backend)
+	sess, err := runs.NewSession(run, opts.Backend)
 	if err != nil {
 		return nil, err
 	}
+	s := &trainer{sess}
 	defer s.Close()
 	log := opts.logger()
 	batcher, err := s.newBatcher()
 	if err != nil {
 		return nil, err
 	}
-	removeStaleTemps(run.CheckpointDir())
-	if cks, _ := listCheckpoints(run.CheckpointDir()); len(cks) == 0 {
+	checkpoint.RemoveStaleTemps(run.CheckpointDir())
+	if cks, _ := checkpoint.List(run.CheckpointDir()); len(cks) == 0 {
 		fmt.Fprintf(log, "%s has no checkpoint yet: starting it from step 0\n", dir)
 		if err := s.initVariables(batcher); err != nil {
 			return nil, err
 		}
-		if err := run.truncateMetrics(0); err != nil {
+		if err := run.TruncateMetrics(0); err != nil {
 			return nil, err
 		}
 		return run, s.train(ctx, opts, batcher)
 	}
-	st, path, err := loadLatestCheckpoint(run.CheckpointDir(), s.Store, func(msg string) { fmt.Fprintln(log, "warning:", msg) })
+	st, path, err := checkpoint.LoadLatest(run.CheckpointDir(), s.Store, func(msg string) { fmt.Fprintln(log, "warning:", msg) })
 	if err != nil {
 		return nil, fmt.Errorf("cannot resume %s: %w", dir, err)
 	}
-	if run.Config.EMA > 0 && !s.hasEMA() {
+	if run.Config.EMA > 0 && !s.HasEMA() {
 		return nil, fmt.Errorf("cannot resume %s: config.json asks for an EMA (ema: %g) but the run was started without one", dir, run.Config.EMA)
 	}
 	if err := batcher.Restore(st.Batcher); err != nil {
 		return nil, fmt.Errorf("cannot resume %s: %w", dir, err)
 	}
-	if err := run.truncateMetrics(st.Step); err != nil {
+	if err := run.TruncateMetrics(st.Step); err != nil {
 		return nil, fmt.Errorf("cannot resume %s: %w", dir, err)
 	}
 	s.Step = st.Step
@@ -142,7 +144,7 @@ func (o Options) logger() io.Writer {
 	return o.Log
 }
 
-func (s *Session) newBatcher() (*data.Batcher, error) {
+func (s *trainer) newBatcher() (*data.Batcher, error) {
 	cfg := s.Run.Config
 	return data.NewBatcher(s.Train, data.BatchOptions{
 		BatchSize: cfg.Batch, Seed: cfg.Seed, Transform: s.Transform, DropLast: true})
@@ -150,7 +152,7 @@ func (s *Session) newBatcher() (*data.Batcher, error) {
 
 // stepInputs are the per-step scalars computed on the host from the step
 // number, so schedules are exact and identical after a resume.
-func (s *Session) schedule(step int) (lr, emaDecay float64) {
+func (s *trainer) schedule(step int) (lr, emaDecay float64) {
 	cfg := s.Run.Config
 	lr = cfg.LR
 	if cfg.Warmup > 0 && step <= cfg.Warmup {
@@ -170,7 +172,7 @@ type gradientOptimizer interface {
 }
 
 // train runs the loop from s.Step to the configured number of steps.
-func (s *Session) train(ctx context.Context, opts Options, batcher *data.Batcher) error {
+func (s *trainer) train(ctx context.Context, opts Options, batcher *data.Batcher) error {
 	cfg := s.Run.Config
 	log := opts.logger()
 	phases, err := s.buildPhases()
@@ -186,7 +188,7 @@ func (s *Session) train(ctx context.Context, opts Options, batcher *data.Batcher
 		cfg.Model, cfg.Data, s.Train.Len(), s.Train.Shape, cfg.Steps, cfg.Batch, engine.BackendConfig(opts.Backend), s.numParams())
 	prog := newProgress(log, opts.Terminal, s.Step, cfg.Steps)
 	saveCkpt := func() error {
-		_, err := saveCheckpoint(s.Run.CheckpointDir(), s.Store, checkpointState{Step: s.Step, Batcher: batcher.State()}, cfg.Keep)
+		_, err := checkpoint.Save(s.Run.CheckpointDir(), s.Store, checkpoint.State{Step: s.Step, Batcher: batcher.State()}, cfg.Keep)
 		return err
 	}
 	start := time.Now()
@@ -230,8 +232,8 @@ func (s *Session) train(ctx context.Context, opts Options, batcher *data.Batcher
 				if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(gnorm) || math.IsInf(gnorm, 0) {
 					prog.clear()
 					last := "no checkpoint was written yet"
-					if cks, _ := listCheckpoints(s.Run.CheckpointDir()); len(cks) > 0 {
-						last = fmt.Sprintf("its last checkpoint (step %d) is intact", cks[0].step)
+					if cks, _ := checkpoint.List(s.Run.CheckpointDir()); len(cks) > 0 {
+						last = fmt.Sprintf("its last checkpoint (step %d) is intact", cks[0].Step)
 					}
 					return fmt.Errorf("%w: loss%s became %g (gradient norm %g) at step %d; the run stopped and %s. Lower lr (or clip-norm) in %s and resume the run in %s",
 						ErrDiverged, p.label(), loss, gnorm, next, last, s.Run.ConfigPath(), s.Run.Dir)
@@ -245,7 +247,7 @@ func (s *Session) train(ctx context.Context, opts Options, batcher *data.Batcher
 		lossN++
 		if cfg.LogEvery > 0 && (s.Step%cfg.LogEvery == 0 || s.Step == cfg.Steps) {
 			el := time.Since(start).Seconds()
-			m := Metric{Step: s.Step, Loss: lossSum[len(phases)-1] / float64(lossN), LastLoss: loss, LR: lr, GradNorm: gnorm,
+			m := runs.Metric{Step: s.Step, Loss: lossSum[len(phases)-1] / float64(lossN), LastLoss: loss, LR: lr, GradNorm: gnorm,
 				StepsSec: prog.rate(s.Step), Elapsed: el}
 			if len(phases) > 1 {
 				m.Losses = map[string]float64{}
@@ -259,7 +261,7 @@ func (s *Session) train(ctx context.Context, opts Options, batcher *data.Batcher
 					m.Values[k] = v / float64(lossN)
 				}
 			}
-			if err := s.Run.appendMetric(m); err != nil {
+			if err := s.Run.AppendMetric(m); err != nil {
 				return err
 			}
 			clear(lossSum)
@@ -275,7 +277,7 @@ func (s *Session) train(ctx context.Context, opts Options, batcher *data.Batcher
 			}
 		}
 		if cfg.SampleEvery > 0 && s.Step%cfg.SampleEvery == 0 && s.Step != cfg.Steps && !opts.NoSamples {
-			if err := s.writeProgressSamples(fmt.Sprintf("step-%08d.png", s.Step)); err != nil {
+			if err := s.WritePreview(fmt.Sprintf("step-%08d.png", s.Step)); err != nil {
 				prog.clear()
 				fmt.Fprintln(log, "warning: writing samples:", err)
 			}
@@ -285,7 +287,7 @@ func (s *Session) train(ctx context.Context, opts Options, batcher *data.Batcher
 		fmt.Fprintln(log, "warning: loss plot:", err)
 	}
 	if !opts.NoSamples {
-		if err := s.writeProgressSamples("final.png"); err != nil {
+		if err := s.WritePreview("final.png"); err != nil {
 			fmt.Fprintln(log, "warning: writing samples:", err)
 		}
 	}
@@ -293,7 +295,7 @@ func (s *Session) train(ctx context.Context, opts Options, batcher *data.Batcher
 	return nil
 }
 
-func (s *Session) numParams() int {
+func (s *trainer) numParams() int {
 	n := 0
 	for v := range s.Store.IterVariables() {
 		if v.Trainable {
@@ -305,7 +307,7 @@ func (s *Session) numParams() int {
 
 // initVariables creates the model's variables by building its loss once on
 // the first batch (the batcher is rewound afterwards), then the EMA copies.
-func (s *Session) initVariables(b *data.Batcher) error {
+func (s *trainer) initVariables(b *data.Batcher) error {
 	cfg := s.Run.Config
 	st := b.State()
 	xs, ys := b.Next()
@@ -328,7 +330,7 @@ func (s *Session) initVariables(b *data.Batcher) error {
 			return fmt.Errorf("building model %s: %w", cfg.Model, err)
 		}
 	}
-	if err := loadUsedRuns(s.Store, cfg); err != nil {
+	if err := runs.LoadUsedRuns(s.Store, cfg); err != nil {
 		return err
 	}
 	if cfg.EMA == 0 {
@@ -345,7 +347,7 @@ func (s *Session) initVariables(b *data.Batcher) error {
 		if err != nil {
 			return err
 		}
-		e, err := s.Store.CreateVariable("/"+emaScope+v.Path(), c)
+		e, err := s.Store.CreateVariable("/"+runs.EMAScope+v.Path(), c)
 		if err != nil {
 			return fmt.Errorf("creating EMA of %s: %w", v.Path(), err)
 		}
@@ -357,7 +359,7 @@ func (s *Session) initVariables(b *data.Batcher) error {
 // phases are the model's training phases: its own (models.Stepper), or the
 // default step, one loss over every trainable variable with the run's
 // optimizer.
-func (s *Session) phases() []models.Phase {
+func (s *trainer) phases() []models.Phase {
 	if st, ok := s.Model.(models.Stepper); ok {
 		return st.Phases()
 	}
@@ -381,7 +383,7 @@ func (p phaseStep) label() string {
 }
 
 // buildPhases compiles every phase of the model's training step.
-func (s *Session) buildPhases() ([]phaseStep, error) {
+func (s *trainer) buildPhases() ([]phaseStep, error) {
 	var out []phaseStep
 	for _, p := range s.phases() {
 		if (p.Loss == nil && p.Metrics == nil) || p.Repeat < 0 {
@@ -401,7 +403,7 @@ func (s *Session) buildPhases() ([]phaseStep, error) {
 }
 
 // newOptimizer builds a group's optimizer from its settings and the run's.
-func (s *Session) newOptimizer(o models.Optimizer) (gradientOptimizer, float64, error) {
+func (s *trainer) newOptimizer(o models.Optimizer) (gradientOptimizer, float64, error) {
 	cfg := s.Run.Config
 	lr, wd, b1, b2 := o.LR, o.WeightDecay, o.Beta1, o.Beta2
 	if lr == 0 {
@@ -440,7 +442,7 @@ func (s *Session) newOptimizer(o models.Optimizer) (gradientOptimizer, float64, 
 // gradients of its group, global-norm clipping, its optimizer with the
 // host-computed learning rate, its After hook, then the EMA update of the
 // group's variables. It returns the exec and the group's peak lr.
-func (s *Session) buildStep(p models.Phase, metrics *[]string) (*model.Exec, float64, error) {
+func (s *trainer) buildStep(p models.Phase, metrics *[]string) (*model.Exec, float64, error) {
 	cfg := s.Run.Config
 	gopt, peak, err := s.newOptimizer(p.Optimizer)
 	if err != nil {
@@ -499,7 +501,7 @@ func (s *Session) buildStep(p models.Phase, metrics *[]string) (*model.Exec, flo
 		}
 		if cfg.EMA > 0 {
 			for _, v := range vars {
-				e := s.Store.GetVariable("/" + emaScope + v.Path())
+				e := s.Store.GetVariable("/" + runs.EMAScope + v.Path())
 				if e == nil {
 					continue // created after the EMA was set up: nothing to average
 				}
@@ -540,7 +542,7 @@ func metricNames(m map[string]*Node) []string {
 	return names
 }
 
-func (s *Session) writeLossPlot() error {
+func (s *trainer) writeLossPlot() error {
 	ms, err := s.Run.ReadMetrics()
 	if err != nil || len(ms) < 2 {
 		return err

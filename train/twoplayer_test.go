@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"genmod/runs"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -101,8 +102,8 @@ func ganData(t *testing.T) string {
 	return path
 }
 
-func ganConfig(out, data string) Config {
-	c := DefaultConfig()
+func ganConfig(out, data string) runs.Config {
+	c := runs.DefaultConfig()
 	c.Model, c.Data, c.Out = "test-gan1d", "csv:"+data, out
 	c.Steps, c.Batch, c.CheckpointEvery, c.LogEvery, c.Warmup, c.EMA = 1200, 128, 50, 10, 10, 0.98 // cosine decay (the default): the players settle instead of circling the equilibrium
 	return c
@@ -144,7 +145,7 @@ func TestTwoPlayerStepper(t *testing.T) {
 	if d, g := scalar(t, ck, "disc/AdamOptimizer/step"), scalar(t, ck, "gen/AdamOptimizer/step"); d != float64(2*cfg.Steps) || g != float64(cfg.Steps) {
 		t.Errorf("optimizer steps: discriminator %v, generator %v; want %d and %d", d, g, 2*cfg.Steps, cfg.Steps)
 	}
-	run, _ := OpenRun(a)
+	run, _ := runs.OpenRun(a)
 	ms, _ := run.ReadMetrics()
 	if len(ms) == 0 || len(ms[len(ms)-1].Losses) != 2 || ms[len(ms)-1].Losses["generator"] != ms[len(ms)-1].Loss {
 		t.Errorf("metrics do not carry both players' losses: %+v", ms[len(ms)-1])

@@ -3,6 +3,7 @@ package train
 import (
 	"bytes"
 	"context"
+	"genmod/runs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,7 +91,7 @@ func TestRunUsesAnotherRunFrozen(t *testing.T) {
 		t.Fatal(err)
 	}
 	stackedUses = nil
-	s, err := Open(second, "")
+	s, err := runs.Open(second, "")
 	if err != nil {
 		t.Fatalf("open without the used run: %v", err)
 	}

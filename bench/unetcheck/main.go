@@ -7,7 +7,7 @@
 //     its initialisation, the zero-initialised output layer included) in a
 //     temporary folder;
 //  2. it exports the run's newest checkpoint with the code of `genmod
-//     export` (train.Session.Export) to OUT/unet.safetensors;
+//     export` (runs.Session.Export) to OUT/unet.safetensors;
 //  3. it runs one forward pass of the network with those (EMA) weights on
 //     fixed inputs, x [B,28,28,1] ~ N(0, 1), one t and one label per
 //     example (the last the null class), and writes x, t, labels and the
@@ -42,6 +42,7 @@ import (
 	_ "genmod/models/all"
 	"genmod/models/diffusion"
 	"genmod/nn"
+	"genmod/runs"
 	"genmod/train"
 )
 
@@ -55,7 +56,7 @@ func main() {
 	out := flag.String("out", "", "output folder for unet.safetensors and unet_io.safetensors (required)")
 	steps := flag.Int("steps", 3, "training steps of the temporary run")
 	batch := flag.Int("batch", 8, "batch size of the temporary run")
-	weights := flag.String("weights", train.WeightsEMA, "weights to export and run: ema or raw")
+	weights := flag.String("weights", runs.WeightsEMA, "weights to export and run: ema or raw")
 	flag.Parse()
 	if err := run(*runDir, *out, *steps, *batch, *weights); err != nil {
 		fmt.Fprintln(os.Stderr, "unetcheck:", err)
@@ -77,14 +78,14 @@ func run(runDir, out string, steps, batch int, weights string) error {
 		}
 		defer os.RemoveAll(tmp)
 		runDir = filepath.Join(tmp, "run")
-		cfg := train.DefaultConfig()
+		cfg := runs.DefaultConfig()
 		cfg.Model, cfg.Data, cfg.Out = "rf", "fashion-mnist-mini", runDir
 		cfg.Steps, cfg.Batch, cfg.Warmup, cfg.LR = steps, batch, 0, 5e-3
 		if _, err := train.Train(context.Background(), cfg, train.Options{Log: os.Stderr, NoSamples: true}); err != nil {
 			return err
 		}
 	}
-	s, err := train.Open(runDir, "")
+	s, err := runs.Open(runDir, "")
 	if err != nil {
 		return err
 	}
@@ -92,7 +93,7 @@ func run(runDir, out string, steps, batch int, weights string) error {
 	if err != nil {
 		return err
 	}
-	info, err := s.Export(filepath.Join(out, "unet.safetensors"), train.ExportOptions{Weights: weights, Force: true})
+	info, err := s.Export(filepath.Join(out, "unet.safetensors"), runs.ExportOptions{Weights: weights, Force: true})
 	if err != nil {
 		return err
 	}
@@ -112,7 +113,7 @@ func run(runDir, out string, steps, batch int, weights string) error {
 	}
 	xs := tensors.FromFlatDataAndDimensions(x, shape...)
 	ls := tensors.FromFlatDataAndDimensions(labels, b)
-	rt := s.Runtime(info.Weights == train.WeightsEMA)
+	rt := s.Runtime(info.Weights == runs.WeightsEMA)
 	net := func(x, t, labels *Node) *Node {
 		if cfg.NumClasses == 0 {
 			labels = nil
@@ -187,7 +188,7 @@ func run(runDir, out string, steps, batch int, weights string) error {
 // unetConfig is the nn.UNetConfig the run's rf/diffusion model builds
 // (diffusion's newNet): DefaultUNetConfig with the run's channels and time
 // dimension. The Predict comparison in run checks that it is.
-func unetConfig(s *train.Session) (nn.UNetConfig, error) {
+func unetConfig(s *runs.Session) (nn.UNetConfig, error) {
 	c := s.Run.Config
 	ro, err := c.ResolvedOptions()
 	if err != nil {

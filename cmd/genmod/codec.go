@@ -11,7 +11,7 @@ import (
 	"genmod/data"
 	"genmod/eval"
 	"genmod/models"
-	"genmod/train"
+	"genmod/runs"
 )
 
 // encode and decode: a models.Codec's map between the data and its latent
@@ -118,7 +118,7 @@ writes the data rows: images as a PNG grid or as pixel/255 rows in [0, 1]
 				return fmt.Errorf("give the run folder (--run DIR), the latents (--input Z.npy|Z.csv) and the output (--out X.png|X.npy|X.csv)")
 			}
 			if format == "" {
-				format = train.FormatFromPath(out)
+				format = runs.FormatFromPath(out)
 			}
 			if format != "png" && format != "npy" && format != "csv" {
 				return fmt.Errorf("unknown format %q (valid: png, npy, csv)", format)
@@ -148,7 +148,7 @@ writes the data rows: images as a PNG grid or as pixel/255 rows in [0, 1]
 			}
 			s.ToData(x)
 			title := fmt.Sprintf("%s on %s, step %d: decoded %s", s.Run.Config.Model, s.Run.Config.Data, s.Step, input)
-			if err := s.WriteSamples(out, format, &train.Samples{X: x, N: rows, Shape: s.Info.Shape}, title); err != nil {
+			if err := s.WriteSamples(out, format, &runs.Samples{X: x, N: rows, Shape: s.Info.Shape}, title); err != nil {
 				return err
 			}
 			fmt.Printf("decoded %d rows into %s\n", rows, out)
@@ -166,8 +166,8 @@ writes the data rows: images as a PNG grid or as pixel/255 rows in [0, 1]
 }
 
 // openCodec opens a run whose model is a models.Codec.
-func openCodec(runDir, backend string) (*train.Session, models.Codec, error) {
-	s, err := train.Open(runDir, backend)
+func openCodec(runDir, backend string) (*runs.Session, models.Codec, error) {
+	s, err := runs.Open(runDir, backend)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -187,7 +187,7 @@ func inputName(input, split string) string {
 }
 
 // encodeInput reads the rows to encode: a file, or the run's split.
-func encodeInput(s *train.Session, input, split string, n int) ([]float32, int, error) {
+func encodeInput(s *runs.Session, input, split string, n int) ([]float32, int, error) {
 	var x []float32
 	var rows, cols int
 	if input != "" {
@@ -223,7 +223,7 @@ func encodeInput(s *train.Session, input, split string, n int) ([]float32, int, 
 
 // toModelSpace applies the run's image transform to rows of pixel/255
 // values (deterministic given seed); vectors are used as they are.
-func toModelSpace(s *train.Session, x []float32, seed uint64) error {
+func toModelSpace(s *runs.Session, x []float32, seed uint64) error {
 	if !s.Info.IsImage() || s.Transform.IsIdentity() {
 		return nil
 	}
@@ -239,7 +239,7 @@ func toModelSpace(s *train.Session, x []float32, seed uint64) error {
 
 // likelihoodSummary describes the mean log-likelihood of the encoded rows,
 // with bits per dimension for dequantized 8-bit images.
-func likelihoodSummary(s *train.Session, logp []float64) string {
+func likelihoodSummary(s *runs.Session, logp []float64) string {
 	var sum float64
 	for _, v := range logp {
 		sum += v

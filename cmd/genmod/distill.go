@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"genmod/runs"
 	"genmod/train"
 )
 
@@ -22,14 +23,14 @@ func (f *studentFlags) register(cmd *cobra.Command, steps int) {
 }
 
 // studentConfig is the teacher run's config turned into a distillation run.
-func studentConfig(teacherDir, out, method string, studentSteps, teacherSteps int, f studentFlags) (train.Config, error) {
-	run, err := train.OpenRun(teacherDir)
+func studentConfig(teacherDir, out, method string, studentSteps, teacherSteps int, f studentFlags) (runs.Config, error) {
+	run, err := runs.OpenRun(teacherDir)
 	if err != nil {
-		return train.Config{}, err
+		return runs.Config{}, err
 	}
 	abs, err := filepath.Abs(teacherDir)
 	if err != nil {
-		return train.Config{}, err
+		return runs.Config{}, err
 	}
 	cfg := run.Config
 	cfg.Out, cfg.Teacher, cfg.Distill = out, abs, method

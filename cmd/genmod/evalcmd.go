@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"genmod/eval"
-	"genmod/train"
+	"genmod/runs"
 )
 
 func newEvalCmd() *cobra.Command {
@@ -76,7 +76,7 @@ Vectors and binarized images are scored in nats, other images in bits/dim
 			if err := checkOutputs(force, out); err != nil {
 				return err
 			}
-			s, err := train.Open(runDir, backendFlag(cmd))
+			s, err := runs.Open(runDir, backendFlag(cmd))
 			if err != nil {
 				return err
 			}

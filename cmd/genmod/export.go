@@ -5,12 +5,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"genmod/train"
+	"genmod/runs"
 )
 
 func newExportCmd() *cobra.Command {
 	var runDir, out string
-	var o train.ExportOptions
+	var o runs.ExportOptions
 	cmd := &cobra.Command{
 		Use:   "export",
 		Short: "Write a run's model weights to a safetensors file (for PyTorch and other frameworks)",
@@ -35,7 +35,7 @@ length, the JSON header and the raw little-endian float32 data.`,
 			if runDir == "" || out == "" {
 				return fmt.Errorf("give the run folder (--run DIR) and an output file (--out FILE)")
 			}
-			info, err := train.Export(runDir, out, backendFlag(cmd), o)
+			info, err := runs.Export(runDir, out, backendFlag(cmd), o)
 			if err != nil {
 				return err
 			}
@@ -47,7 +47,7 @@ length, the JSON header and the raw little-endian float32 data.`,
 	f := cmd.Flags()
 	f.StringVar(&runDir, "run", "", "run folder written by genmod train")
 	f.StringVar(&out, "out", "", "output file")
-	f.StringVar(&o.Format, "format", train.FormatSafetensors, "export format: safetensors")
+	f.StringVar(&o.Format, "format", runs.FormatSafetensors, "export format: safetensors")
 	f.StringVar(&o.Weights, "weights", "", "ema or raw (default: ema when the run kept EMA weights)")
 	f.BoolVar(&o.Force, "force", false, forceUsage)
 	return cmd

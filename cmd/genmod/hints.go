@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"genmod/eval/features"
+	"genmod/runs"
 	"genmod/train"
 )
 
@@ -14,7 +15,7 @@ func cliHint(err error) string {
 	switch {
 	case errors.Is(err, train.ErrInterrupted), errors.Is(err, train.ErrDiverged):
 		return "continue the run with `genmod train --resume RUN`"
-	case errors.Is(err, train.ErrRunExists):
+	case errors.Is(err, runs.ErrRunExists):
 		return "continue it with `genmod train --resume RUN`, or give another --out"
 	case errors.Is(err, features.ErrNoClassifier):
 		return "train one with `genmod eval train-features --data DATASET`"

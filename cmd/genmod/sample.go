@@ -7,13 +7,13 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"genmod/train"
+	"genmod/runs"
 )
 
 func newSampleCmd() *cobra.Command {
 	var runDir, out, format string
 	var force bool
-	o := train.SampleOptions{}
+	o := runs.SampleOptions{}
 	var mf *modelFlags
 	cmd := &cobra.Command{
 		Use:   "sample",
@@ -31,7 +31,7 @@ func newSampleCmd() *cobra.Command {
 				return fmt.Errorf("give the run folder (--run DIR) and an output file (--out FILE)")
 			}
 			if format == "" {
-				format = train.FormatFromPath(out)
+				format = runs.FormatFromPath(out)
 			}
 			if format != "png" && format != "npy" && format != "csv" {
 				return fmt.Errorf("unknown format %q (valid: png, npy, csv)", format)
@@ -49,7 +49,7 @@ func newSampleCmd() *cobra.Command {
 			if err := checkOutputs(force, out); err != nil {
 				return err
 			}
-			s, err := train.Open(runDir, backendFlag(cmd))
+			s, err := runs.Open(runDir, backendFlag(cmd))
 			if err != nil {
 				return err
 			}

@@ -12,7 +12,7 @@ import (
 	"genmod/data"
 	"genmod/eval"
 	"genmod/internal/fsutil"
-	"genmod/train"
+	"genmod/runs"
 )
 
 func newScoreCmd() *cobra.Command {
@@ -39,7 +39,7 @@ training data's width. Images are rows of H·W·C values in [0, 1]
 				return err
 			}
 			if input == "" {
-				s, err := train.Open(runDir, backendFlag(cmd))
+				s, err := runs.Open(runDir, backendFlag(cmd))
 				if err != nil {
 					return err
 				}
@@ -54,7 +54,7 @@ training data's width. Images are rows of H·W·C values in [0, 1]
 			if err != nil {
 				return err
 			}
-			s, err := train.Open(runDir, backendFlag(cmd))
+			s, err := runs.Open(runDir, backendFlag(cmd))
 			if err != nil {
 				return err
 			}

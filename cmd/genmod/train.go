@@ -12,13 +12,14 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"genmod/runs"
 	"genmod/train"
 )
 
 func newTrainCmd() *cobra.Command {
 	var configFile, resume string
 	var stopAfter int
-	flagCfg := train.DefaultConfig()
+	flagCfg := runs.DefaultConfig()
 	var mf *modelFlags
 	cmd := &cobra.Command{
 		Use:   "train",
@@ -42,10 +43,10 @@ func newTrainCmd() *cobra.Command {
 				_, err := train.Resume(cmd.Context(), resume, opts)
 				return err
 			}
-			cfg := train.DefaultConfig()
+			cfg := runs.DefaultConfig()
 			if configFile != "" {
 				var err error
-				if cfg, err = train.LoadConfigFile(configFile, cfg); err != nil {
+				if cfg, err = runs.LoadConfigFile(configFile, cfg); err != nil {
 					return err
 				}
 			}
@@ -95,9 +96,9 @@ func trainOptions(cmd *cobra.Command) train.Options {
 	return train.Options{Log: os.Stderr, Terminal: term.IsTerminal(int(os.Stderr.Fd())), Backend: backendFlag(cmd)}
 }
 
-// addConfigFlags registers one flag per train.Config field; the flag names are
+// addConfigFlags registers one flag per runs.Config field; the flag names are
 // the config's JSON keys. The models' own options are addModelFlags'.
-func addConfigFlags(f *pflag.FlagSet, c *train.Config) {
+func addConfigFlags(f *pflag.FlagSet, c *runs.Config) {
 	f.StringVar(&c.Model, "model", c.Model, "model name (see genmod models)")
 	f.StringVar(&c.Data, "data", c.Data, "dataset: a name from genmod data, images:DIR, npy:FILE or csv:FILE")
 	f.StringVar(&c.DataDir, "data-dir", c.DataDir, "folder holding the full dataset's files, if not in the default place")
@@ -120,7 +121,7 @@ func addConfigFlags(f *pflag.FlagSet, c *train.Config) {
 	f.StringVar(&c.Pixels, "pixels", c.Pixels, "image range the model sees: symmetric ([-1,1]) or unit ([0,1])")
 }
 
-// configKeys are the flags that are train.Config keys (everything but the command's own).
+// configKeys are the flags that are runs.Config keys (everything but the command's own).
 func changedConfigFlags(f *pflag.FlagSet) []string {
 	var names []string
 	f.Visit(func(fl *pflag.Flag) {
@@ -135,7 +136,7 @@ func changedConfigFlags(f *pflag.FlagSet) []string {
 
 // overlayFlags copies the named fields from the flag-bound config onto cfg,
 // going through JSON so each flag's name is its config key.
-func overlayFlags(cfg, flagCfg *train.Config, names []string) error {
+func overlayFlags(cfg, flagCfg *runs.Config, names []string) error {
 	buf, err := json.Marshal(flagCfg)
 	if err != nil {
 		return err
@@ -152,5 +153,5 @@ func overlayFlags(cfg, flagCfg *train.Config, names []string) error {
 		}
 		picked[n] = v
 	}
-	return train.ApplyValues(cfg, picked)
+	return runs.ApplyValues(cfg, picked)
 }

@@ -47,7 +47,7 @@ import (
 	"genmod/models"
 	_ "genmod/models/all"
 	"genmod/models/diffusion"
-	"genmod/train"
+	"genmod/runs"
 )
 
 var (
@@ -130,7 +130,7 @@ func run() ([]Row, error) {
 		}
 		var floor map[string]float64
 		for _, mname := range strings.Split(*modelList, ",") {
-			cfg := train.DefaultConfig()
+			cfg := runs.DefaultConfig()
 			cfg.Model, cfg.Data, cfg.Steps = mname, spec, *steps
 			// Unconditional: 8gaussians has labels (its modes), and the
 			// trainer's default would condition on them.
@@ -138,7 +138,7 @@ func run() ([]Row, error) {
 			if declares(mname, "conditional") {
 				cfg.Set("conditional", false)
 			}
-			if err := train.ApplyValues(&cfg, overrides); err != nil {
+			if err := runs.ApplyValues(&cfg, overrides); err != nil {
 				return nil, err
 			}
 			dir, err := expt.Runs{Dir: *workDir, NoTrain: *noTrain}.Trained(*tag+"-"+mname+"-"+name, cfg, 0)
@@ -188,7 +188,7 @@ func print(r Row) {
 // log q, and the sample metrics of each of its samplers with their floor
 // (computed once per data set and passed back in).
 func measure(dir string, ds dataset, floor map[string]float64) (map[string]float64, map[string]float64, error) {
-	s, err := train.Open(dir, "")
+	s, err := runs.Open(dir, "")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -238,7 +238,7 @@ func measure(dir string, ds dataset, floor map[string]float64) (map[string]float
 		}
 	}
 	for _, do := range samplers {
-		so := train.SampleOptions{N: ns, Seed: 7, Class: -1, Model: do}
+		so := runs.SampleOptions{N: ns, Seed: 7, Class: -1, Model: do}
 		t0 := time.Now()
 		sm, err := s.Sample(so)
 		fmt.Printf("   %s sampler: %s\n", do.Sampler, time.Since(t0).Round(time.Second))

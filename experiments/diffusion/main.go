@@ -22,7 +22,7 @@ import (
 	"genmod/models"
 	_ "genmod/models/all"
 	"genmod/models/diffusion"
-	"genmod/train"
+	"genmod/runs"
 	"genmod/viz"
 )
 
@@ -59,14 +59,14 @@ func steps(n int) int {
 }
 
 // trainRun trains cfg into workDir/name unless a finished run is there.
-func trainRun(name string, cfg train.Config) (string, error) {
+func trainRun(name string, cfg runs.Config) (string, error) {
 	return expt.Runs{Dir: *workDir}.Trained(name, cfg, 0)
 }
 
 // moons is the 2-D configuration the experiments share: an unconditional
 // MLP (256x3) at batch 256.
-func moons(model string) train.Config {
-	c := train.DefaultConfig()
+func moons(model string) runs.Config {
+	c := runs.DefaultConfig()
 	c.Model, c.Data, c.Batch, c.LR = model, "moons", 256, 2e-3
 	c.Set("conditional", false)
 	c.LogEvery, c.CheckpointEvery = 50, 0
@@ -75,8 +75,8 @@ func moons(model string) train.Config {
 
 // evaluate draws 2000 samples with the given sampler settings (timed) and
 // scores them against the test split with W2, MMD and sliced W2.
-func evaluate(run string, so train.SampleOptions) (map[string]float64, []float32, error) {
-	s, err := train.Open(run, "")
+func evaluate(run string, so runs.SampleOptions) (map[string]float64, []float32, error) {
+	s, err := runs.Open(run, "")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -125,7 +125,7 @@ func pointMetrics(a, b [][]float64) (map[string]float64, error) {
 // floor is W2/MMD/SWD between the test split and as many training points:
 // the value a perfect model reaches with 2000 samples.
 func floor(run string) (map[string]float64, error) {
-	s, err := train.Open(run, "")
+	s, err := runs.Open(run, "")
 	if err != nil {
 		return nil, err
 	}
@@ -186,17 +186,17 @@ func ddimVsDDPM() error {
 	var panels []viz.Panel
 	for _, c := range []struct {
 		label string
-		so    train.SampleOptions
+		so    runs.SampleOptions
 	}{
-		{"ddpm ancestral, 1000 steps", train.SampleOptions{Model: diffusion.SampleOptions{Sampler: "ddpm", Steps: 1000}}},
-		{"ddim η=0, 10 steps", train.SampleOptions{Model: diffusion.SampleOptions{Sampler: "ddim", Steps: 10}}},
-		{"ddim η=0, 20 steps", train.SampleOptions{Model: diffusion.SampleOptions{Sampler: "ddim", Steps: 20}}},
-		{"ddim η=0, 50 steps", train.SampleOptions{Model: diffusion.SampleOptions{Sampler: "ddim", Steps: 50}}},
-		{"ddim η=0, 100 steps", train.SampleOptions{Model: diffusion.SampleOptions{Sampler: "ddim", Steps: 100}}},
-		{"ddim η=1, 100 steps", train.SampleOptions{Model: diffusion.SampleOptions{Sampler: "ddim", Steps: 100, Eta: 1}}},
-		{"ddpm ancestral, 100 steps", train.SampleOptions{Model: diffusion.SampleOptions{Sampler: "ddpm", Steps: 100}}},
-		{"pf-ode rk45 (tol 1e-3)", train.SampleOptions{Model: diffusion.SampleOptions{Sampler: "rk45", RTol: 1e-3, ATol: 1e-3}}},
-		{"reverse sde, 1000 steps", train.SampleOptions{Model: diffusion.SampleOptions{Sampler: "sde", Steps: 1000}}},
+		{"ddpm ancestral, 1000 steps", runs.SampleOptions{Model: diffusion.SampleOptions{Sampler: "ddpm", Steps: 1000}}},
+		{"ddim η=0, 10 steps", runs.SampleOptions{Model: diffusion.SampleOptions{Sampler: "ddim", Steps: 10}}},
+		{"ddim η=0, 20 steps", runs.SampleOptions{Model: diffusion.SampleOptions{Sampler: "ddim", Steps: 20}}},
+		{"ddim η=0, 50 steps", runs.SampleOptions{Model: diffusion.SampleOptions{Sampler: "ddim", Steps: 50}}},
+		{"ddim η=0, 100 steps", runs.SampleOptions{Model: diffusion.SampleOptions{Sampler: "ddim", Steps: 100}}},
+		{"ddim η=1, 100 steps", runs.SampleOptions{Model: diffusion.SampleOptions{Sampler: "ddim", Steps: 100, Eta: 1}}},
+		{"ddpm ancestral, 100 steps", runs.SampleOptions{Model: diffusion.SampleOptions{Sampler: "ddpm", Steps: 100}}},
+		{"pf-ode rk45 (tol 1e-3)", runs.SampleOptions{Model: diffusion.SampleOptions{Sampler: "rk45", RTol: 1e-3, ATol: 1e-3}}},
+		{"reverse sde, 1000 steps", runs.SampleOptions{Model: diffusion.SampleOptions{Sampler: "sde", Steps: 1000}}},
 	} {
 		c.so.Seed = 7
 		m, x, err := evaluate(run, c.so)
@@ -229,7 +229,7 @@ func tSampling() error {
 				record("tsampling", run, data+": data floor", fl)
 			}
 			for _, n := range []int{10, 50} {
-				m, x, err := evaluate(run, train.SampleOptions{Seed: 7, Model: diffusion.SampleOptions{Sampler: "euler", Steps: n}})
+				m, x, err := evaluate(run, runs.SampleOptions{Seed: 7, Model: diffusion.SampleOptions{Sampler: "euler", Steps: n}})
 				if err != nil {
 					return err
 				}
@@ -248,7 +248,7 @@ func tSampling() error {
 
 // straightness of a run's PF-ODE (20 Euler steps, 2000 paths).
 func straightness(run string) (float64, error) {
-	s, err := train.Open(run, "")
+	s, err := runs.Open(run, "")
 	if err != nil {
 		return 0, err
 	}
@@ -268,7 +268,7 @@ func reflow() error {
 	if _, err := os.Stat(teacher); err != nil {
 		return fmt.Errorf("run the tsampling experiment first (it trains the teacher %s)", teacher)
 	}
-	tcfg, err := train.OpenRun(teacher)
+	tcfg, err := runs.OpenRun(teacher)
 	if err != nil {
 		return err
 	}
@@ -286,7 +286,7 @@ func reflow() error {
 			return err
 		}
 		for _, n := range []int{1, 2, 4, 50} {
-			m, x, err := evaluate(r.run, train.SampleOptions{Seed: 7, Model: diffusion.SampleOptions{Sampler: "euler", Steps: n}})
+			m, x, err := evaluate(r.run, runs.SampleOptions{Seed: 7, Model: diffusion.SampleOptions{Sampler: "euler", Steps: n}})
 			if err != nil {
 				return err
 			}
@@ -306,7 +306,7 @@ func distill() error {
 	if _, err := os.Stat(teacher); err != nil {
 		return fmt.Errorf("run the tsampling experiment first (it trains the teacher %s)", teacher)
 	}
-	m, x, err := evaluate(teacher, train.SampleOptions{Seed: 7, Model: diffusion.SampleOptions{Sampler: "ddim", Steps: 32}})
+	m, x, err := evaluate(teacher, runs.SampleOptions{Seed: 7, Model: diffusion.SampleOptions{Sampler: "ddim", Steps: 32}})
 	if err != nil {
 		return err
 	}
@@ -314,7 +314,7 @@ func distill() error {
 	panels := []viz.Panel{{Title: fmt.Sprintf("teacher, 32 steps: W2 %.3f", m["w2"]), Series: []viz.Series{{XY: x}}}}
 	prev := teacher
 	for n := 16; n >= 1; n /= 2 {
-		tcfg, err := train.OpenRun(prev)
+		tcfg, err := runs.OpenRun(prev)
 		if err != nil {
 			return err
 		}
@@ -325,12 +325,12 @@ func distill() error {
 		if err != nil {
 			return err
 		}
-		tm, _, err := evaluate(teacher, train.SampleOptions{Seed: 7, Model: diffusion.SampleOptions{Sampler: "ddim", Steps: n}})
+		tm, _, err := evaluate(teacher, runs.SampleOptions{Seed: 7, Model: diffusion.SampleOptions{Sampler: "ddim", Steps: n}})
 		if err != nil {
 			return err
 		}
 		record("distill", teacher, fmt.Sprintf("teacher, ddim %d", n), tm)
-		sm, x, err := evaluate(run, train.SampleOptions{Seed: 7, Model: diffusion.SampleOptions{Sampler: "ddim", Steps: n}})
+		sm, x, err := evaluate(run, runs.SampleOptions{Seed: 7, Model: diffusion.SampleOptions{Sampler: "ddim", Steps: n}})
 		if err != nil {
 			return err
 		}
@@ -356,7 +356,7 @@ func cfgSweep() error {
 	if err != nil {
 		return err
 	}
-	s, err := train.Open(run, "")
+	s, err := runs.Open(run, "")
 	if err != nil {
 		return err
 	}
@@ -365,7 +365,7 @@ func cfgSweep() error {
 	labels := s.Test.Y[:n]
 	var panels []viz.Panel
 	for _, w := range []float64{0, 0.5, 1, 2, 4} {
-		so := train.SampleOptions{Seed: 7, Labels: labels, Model: diffusion.SampleOptions{Sampler: "euler", Steps: 50, Guidance: w}}
+		so := runs.SampleOptions{Seed: 7, Labels: labels, Model: diffusion.SampleOptions{Sampler: "euler", Steps: 50, Guidance: w}}
 		m, x, err := evaluate(run, so)
 		if err != nil {
 			return err
@@ -414,7 +414,7 @@ func byClass(x []float32, labels []int32, k int) []viz.Series {
 // DDPM (ε-prediction, T = 1000, linear β) with the default U-Net on the full
 // Fashion-MNIST train split, label dropout 0.1 for guidance.
 func fashionDDPM() (string, error) {
-	c := train.DefaultConfig()
+	c := runs.DefaultConfig()
 	c.Model, c.Data, c.Batch, c.LR = "ddpm", "fashion-mnist", 32, 2e-3
 	c.Set("label-dropout", 0.1)
 	c.Steps, c.SampleEvery = steps(3000), 1000
@@ -424,8 +424,8 @@ func fashionDDPM() (string, error) {
 // imageEval scores n samples drawn with so against a seeded random subset
 // of the Fashion-MNIST test split with genmod's feature classifier: Fréchet
 // distance (with its floor at the same n), KID and class accuracy.
-func imageEval(run string, n int, so train.SampleOptions) (map[string]float64, error) {
-	s, err := train.Open(run, "")
+func imageEval(run string, n int, so runs.SampleOptions) (map[string]float64, error) {
+	s, err := runs.Open(run, "")
 	if err != nil {
 		return nil, err
 	}
@@ -446,7 +446,7 @@ func imageEval(run string, n int, so train.SampleOptions) (map[string]float64, e
 	return m, nil
 }
 
-func samplerLabel(so train.SampleOptions) string {
+func samplerLabel(so runs.SampleOptions) string {
 	do, _ := so.Model.(diffusion.SampleOptions)
 	l := fmt.Sprintf("%s %d", do.Sampler, do.Steps)
 	if do.Sampler == "ddim" {
@@ -460,8 +460,8 @@ func samplerLabel(so train.SampleOptions) string {
 
 // classRows draws one sample per class (same noise seed in every row) for
 // each sampler setting and writes them as a grid, one row per setting.
-func classRows(run, name, title string, settings []train.SampleOptions, labels []string) error {
-	s, err := train.Open(run, "")
+func classRows(run, name, title string, settings []runs.SampleOptions, labels []string) error {
+	s, err := runs.Open(run, "")
 	if err != nil {
 		return err
 	}
@@ -493,7 +493,7 @@ func ddimImages() error {
 	if *quick {
 		n = 50
 	}
-	settings := []train.SampleOptions{
+	settings := []runs.SampleOptions{
 		{Model: diffusion.SampleOptions{Sampler: "ddpm", Steps: 1000}},
 		{Model: diffusion.SampleOptions{Sampler: "ddim", Steps: 10}},
 		{Model: diffusion.SampleOptions{Sampler: "ddim", Steps: 20}},
@@ -526,10 +526,10 @@ func cfgImages() error {
 	if *quick {
 		n = 50
 	}
-	var settings []train.SampleOptions
+	var settings []runs.SampleOptions
 	var labels []string
 	for _, w := range []float64{0, 0.5, 1, 2, 4} {
-		so := train.SampleOptions{Seed: 7, Model: diffusion.SampleOptions{Sampler: "ddim", Steps: 20, Guidance: w}}
+		so := runs.SampleOptions{Seed: 7, Model: diffusion.SampleOptions{Sampler: "ddim", Steps: 20, Guidance: w}}
 		m, err := imageEval(run, n, so)
 		if err != nil {
 			return err

@@ -32,7 +32,7 @@ import (
 	"genmod/internal/fsutil"
 	"genmod/models"
 	_ "genmod/models/all"
-	"genmod/train"
+	"genmod/runs"
 	"genmod/viz"
 )
 
@@ -137,13 +137,13 @@ func steps(n int) int {
 // trainRun trains cfg into workDir/name unless a finished run is there
 // (see expt.Runs.Trained for the budget). Under -no-train it does not train:
 // its answer for a run not there is expt.ErrSkipped.
-func trainRun(name string, cfg train.Config, budget time.Duration) (string, error) {
+func trainRun(name string, cfg runs.Config, budget time.Duration) (string, error) {
 	return expt.Runs{Dir: *workDir, NoTrain: *noTrain}.Trained(name, cfg, budget)
 }
 
 // trainWall is the training loop's wall time and last step, from metrics.jsonl.
-func trainWall(run string) (seconds float64, step int, ms []train.Metric, err error) {
-	r, err := train.OpenRun(run)
+func trainWall(run string) (seconds float64, step int, ms []runs.Metric, err error) {
+	r, err := runs.OpenRun(run)
 	if err != nil {
 		return 0, 0, nil, err
 	}
@@ -192,7 +192,7 @@ func twoD() error {
 		var testX []float32
 		for _, name := range ms {
 			b := budgets[name]
-			cfg := train.DefaultConfig()
+			cfg := runs.DefaultConfig()
 			cfg.Model, cfg.Data = name, data // flows are unconditional: no "conditional" option
 			cfg.Steps, cfg.Batch, cfg.LR = steps(b.steps), b.batch, b.lr
 			if b.hidden != nil {
@@ -210,7 +210,7 @@ func twoD() error {
 			if err != nil {
 				return err
 			}
-			s, err := train.Open(run, "")
+			s, err := runs.Open(run, "")
 			if err != nil {
 				return err
 			}
@@ -338,8 +338,8 @@ var datasetsImages = []string{"mnist", "fashion-mnist"}
 // pixels in [-1, 1], batch 64, Adam 1e-3 with 50 warm-up steps and then a
 // constant rate (the loop is stopped by the wall budget, so a schedule tied
 // to a step count would not finish), EMA 0.999, default architecture.
-func imageConfig(name, data string) train.Config {
-	cfg := train.DefaultConfig()
+func imageConfig(name, data string) runs.Config {
+	cfg := runs.DefaultConfig()
 	cfg.Model, cfg.Data, cfg.Dequantize = name, data, true // flows are unconditional: no "conditional" option
 	cfg.Batch, cfg.LR, cfg.Warmup, cfg.LRSchedule = 64, 1e-3, 50, "constant"
 	cfg.Steps, cfg.LogEvery, cfg.CheckpointEvery, cfg.Keep = 20000, 10, 200, 1
@@ -369,7 +369,7 @@ func images() error {
 			if err != nil {
 				return err
 			}
-			s, err := train.Open(run, "")
+			s, err := runs.Open(run, "")
 			if err != nil {
 				return err
 			}

@@ -30,7 +30,7 @@ import (
 	"genmod/experiments/internal/expt"
 	"genmod/models"
 	_ "genmod/models/all"
-	"genmod/train"
+	"genmod/runs"
 	"genmod/viz"
 )
 
@@ -86,8 +86,8 @@ func picked() []model {
 	return out
 }
 
-func config(m model) train.Config {
-	cfg := train.DefaultConfig()
+func config(m model) runs.Config {
+	cfg := runs.DefaultConfig()
 	cfg.Model, cfg.Data, cfg.Binarize = m.kind, "mnist", "dynamic"
 	cfg.Steps, cfg.Batch, cfg.EMA, cfg.LogEvery = *steps, 100, 0, 1000
 	cfg.Set("k", m.k)
@@ -103,7 +103,7 @@ func trained(m model) (string, error) {
 
 // score evaluates metrics on the run's test subset with k samples.
 func score(run string, k int, metrics ...string) (map[string]float64, error) {
-	s, err := train.Open(run, "")
+	s, err := runs.Open(run, "")
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +133,7 @@ func objectives() error {
 		if err != nil {
 			return err
 		}
-		r, err := train.OpenRun(run)
+		r, err := runs.OpenRun(run)
 		if err != nil {
 			return err
 		}
@@ -186,7 +186,7 @@ func pictures() error {
 }
 
 func picturesOf(name, run string) error {
-	s, err := train.Open(run, "")
+	s, err := runs.Open(run, "")
 	if err != nil {
 		return err
 	}

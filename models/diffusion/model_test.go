@@ -17,6 +17,7 @@ import (
 	"genmod/internal/engine"
 	"genmod/models"
 	"genmod/models/modeltest"
+	"genmod/runs"
 	"genmod/train"
 )
 
@@ -220,7 +221,7 @@ func TestLearnsAGaussian(t *testing.T) {
 		t.Run(c.model+"/"+c.target, func(t *testing.T) {
 			dir := t.TempDir()
 			_, file := modeltest.GaussianNPY(t, dir, mu, s, 4000, 11)
-			cfg := train.DefaultConfig()
+			cfg := runs.DefaultConfig()
 			cfg.Model, cfg.Data, cfg.Out = c.model, "npy:"+file, filepath.Join(dir, "run")
 			if c.target != "" {
 				cfg.Set("target", c.target)
@@ -233,11 +234,11 @@ func TestLearnsAGaussian(t *testing.T) {
 			if err := os.Remove(file); err != nil {
 				t.Fatal(err)
 			}
-			sess, err := train.Open(cfg.Out, "")
+			sess, err := runs.Open(cfg.Out, "")
 			if err != nil {
 				t.Fatal(err)
 			}
-			o := train.SampleOptions{N: 4000, Class: -1, Seed: 2, Model: SampleOptions{Steps: 50, Sampler: c.sampler}}
+			o := runs.SampleOptions{N: 4000, Class: -1, Seed: 2, Model: SampleOptions{Steps: 50, Sampler: c.sampler}}
 			if c.sampler == "rk45" {
 				o.Model = SampleOptions{Sampler: c.sampler, RTol: 1e-3, ATol: 1e-3}
 			}
@@ -286,7 +287,7 @@ func TestDistillationGivesFewStepSamplers(t *testing.T) {
 	dir := t.TempDir()
 	mu, s := []float64{2, -1}, []float64{0.5, 1.5}
 	_, file := modeltest.GaussianNPY(t, dir, mu, s, 4000, 11)
-	cfg := train.DefaultConfig()
+	cfg := runs.DefaultConfig()
 	cfg.Model, cfg.Data, cfg.Out = "rf", "npy:"+file, filepath.Join(dir, "teacher")
 	cfg.Steps, cfg.Batch, cfg.LR, cfg.LogEvery = 500, 128, 3e-3, 0
 	cfg.Set("hidden", []int{64, 64})
@@ -294,11 +295,11 @@ func TestDistillationGivesFewStepSamplers(t *testing.T) {
 		t.Fatal(err)
 	}
 	sample := func(run string, steps int) []float32 {
-		sess, err := train.Open(run, "")
+		sess, err := runs.Open(run, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		sm, err := sess.Sample(train.SampleOptions{N: 4000, Class: -1, Seed: 3, Model: SampleOptions{Steps: steps}})
+		sm, err := sess.Sample(runs.SampleOptions{N: 4000, Class: -1, Seed: 3, Model: SampleOptions{Steps: steps}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -317,7 +318,7 @@ func TestDistillationGivesFewStepSamplers(t *testing.T) {
 	modeltest.CheckMoments(t, sample(st.Out, 0), 4000, mu, s, 0.15, 0.1, 0.2)
 	// ... because its paths are straighter (Liu et al.'s S drops).
 	straightness := func(run string) float64 {
-		sess, err := train.Open(run, "")
+		sess, err := runs.Open(run, "")
 		if err != nil {
 			t.Fatal(err)
 		}

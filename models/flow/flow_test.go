@@ -15,6 +15,7 @@ import (
 	"genmod/internal/engine"
 	"genmod/models"
 	"genmod/models/modeltest"
+	"genmod/runs"
 	"genmod/train"
 )
 
@@ -562,7 +563,7 @@ func TestRealNVPFitsAGaussian(t *testing.T) {
 	mu, s := []float64{2, -1}, []float64{0.5, 1.5}
 	const n = 2000
 	xs, file := modeltest.GaussianNPY(t, dir, mu, s, n, 11)
-	cfg := train.DefaultConfig()
+	cfg := runs.DefaultConfig()
 	cfg.Model, cfg.Data, cfg.Out = "realnvp", "npy:"+file, filepath.Join(dir, "run")
 	cfg.Steps, cfg.Batch, cfg.LR, cfg.LogEvery = 300, 128, 5e-3, 0
 	cfg.Set("hidden", []int{16, 16})
@@ -570,7 +571,7 @@ func TestRealNVPFitsAGaussian(t *testing.T) {
 	if _, err := train.Train(context.Background(), cfg, train.Options{Log: discard{}}); err != nil {
 		t.Fatal(err)
 	}
-	sess, err := train.Open(cfg.Out, "")
+	sess, err := runs.Open(cfg.Out, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -591,7 +592,7 @@ func TestRealNVPFitsAGaussian(t *testing.T) {
 	if math.Abs(nll-entropy) > 0.1 {
 		t.Errorf("NLL of the data %.4f, want ≈ entropy %.4f", nll, entropy)
 	}
-	sm, err := sess.Sample(train.SampleOptions{N: 4000, Class: -1, Seed: 2, NoEMA: true})
+	sm, err := sess.Sample(runs.SampleOptions{N: 4000, Class: -1, Seed: 2, NoEMA: true})
 	if err != nil {
 		t.Fatal(err)
 	}

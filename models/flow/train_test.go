@@ -8,6 +8,7 @@ import (
 
 	"genmod/eval"
 	"genmod/models"
+	"genmod/runs"
 	"genmod/train"
 )
 
@@ -23,7 +24,7 @@ func TestImageFlowsTrain(t *testing.T) {
 	}
 	for _, kind := range []string{"glow", "realnvp", "nice"} {
 		t.Run(kind, func(t *testing.T) {
-			cfg := train.DefaultConfig()
+			cfg := runs.DefaultConfig()
 			cfg.Model, cfg.Data, cfg.Out = kind, "fashion-mnist-mini", filepath.Join(t.TempDir(), "run")
 			cfg.Dequantize, cfg.Steps, cfg.Batch, cfg.Warmup, cfg.LogEvery = true, 30, 8, 5, 5
 			cfg.Set("channels", []int{8})
@@ -36,7 +37,7 @@ func TestImageFlowsTrain(t *testing.T) {
 			if _, err := train.Train(context.Background(), cfg, train.Options{Log: discard{}}); err != nil {
 				t.Fatal(err)
 			}
-			sess, err := train.Open(cfg.Out, "")
+			sess, err := runs.Open(cfg.Out, "")
 			if err != nil {
 				t.Fatal(err)
 			}

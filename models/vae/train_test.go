@@ -11,6 +11,7 @@ import (
 	"genmod/eval"
 	"genmod/models"
 	_ "genmod/models/all"
+	"genmod/runs"
 	"genmod/train"
 )
 
@@ -34,7 +35,7 @@ func TestTrainAndEvaluate(t *testing.T) {
 		{"vae", "moons", "", 4},
 	} {
 		t.Run(fmt.Sprintf("%s-%s-flows%d", c.model, c.data, c.flows), func(t *testing.T) {
-			cfg := train.DefaultConfig()
+			cfg := runs.DefaultConfig()
 			cfg.Model, cfg.Data, cfg.Out, cfg.Binarize = c.model, c.data, filepath.Join(t.TempDir(), "run"), c.binarize
 			cfg.Steps, cfg.Batch, cfg.Warmup, cfg.LogEvery, cfg.LR = 60, 32, 5, 10, 3e-3
 			cfg.Set("hidden", []int{64})
@@ -43,7 +44,7 @@ func TestTrainAndEvaluate(t *testing.T) {
 			if _, err := train.Train(context.Background(), cfg, train.Options{Log: io.Discard}); err != nil {
 				t.Fatal(err)
 			}
-			s, err := train.Open(cfg.Out, "")
+			s, err := runs.Open(cfg.Out, "")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"genmod/internal/fsutil"
+	"genmod/runs"
 	"genmod/train"
 )
 
@@ -123,7 +124,7 @@ type Runs struct {
 // finished run is there already. A positive budget stops the training loop
 // after that long (the trainer saves a checkpoint at the step it reached);
 // such a run counts as finished at any checkpoint.
-func (r Runs) Trained(name string, cfg train.Config, budget time.Duration) (string, error) {
+func (r Runs) Trained(name string, cfg runs.Config, budget time.Duration) (string, error) {
 	cfg.Out = filepath.Join(r.Dir, name)
 	if step, ok := Finished(cfg.Out, budget > 0); ok {
 		fmt.Printf("   reusing %s (step %d)\n", cfg.Out, step)
@@ -150,11 +151,11 @@ func (r Runs) Trained(name string, cfg train.Config, budget time.Duration) (stri
 // checkpoint will do: runs stopped by a wall budget end before their last
 // step.
 func Finished(dir string, anyStep bool) (step int, ok bool) {
-	run, err := train.OpenRun(dir)
+	run, err := runs.OpenRun(dir)
 	if err != nil {
 		return 0, false
 	}
-	s, err := train.Open(dir, "")
+	s, err := runs.Open(dir, "")
 	if err != nil {
 		return 0, false
 	}
@@ -166,7 +167,7 @@ func Finished(dir string, anyStep bool) (step int, ok bool) {
 // there (an unfinished or broken run: the drivers do not resume). With a
 // positive budget, the loop stopped on time counts as success. Training
 // logs are discarded: Runs.Trained prints one line per run.
-func Train(cfg train.Config, budget time.Duration) error {
+func Train(cfg runs.Config, budget time.Duration) error {
 	if err := os.RemoveAll(cfg.Out); err != nil {
 		return err
 	}

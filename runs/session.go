@@ -1,10 +1,13 @@
-// Package train runs genmod's training loop and owns the run folder: the
-// resolved config, the metrics log, atomic checkpoints that resume bit for
-// bit, EMA weights, and the samples written along the way.
-package train
+// Package runs opens and uses genmod's run folders: the resolved config,
+// the data description, the metrics log, checkpoints, and a Session that
+// samples, scores and exports a trained model. Training itself (the loop)
+// is package train; the evaluator, the server and the CLI need only this.
+package runs
 
 import (
+	"errors"
 	"fmt"
+	"genmod/internal/checkpoint"
 	"strings"
 
 	"github.com/gomlx/compute"
@@ -14,6 +17,13 @@ import (
 	"genmod/internal/engine"
 	"genmod/models"
 )
+
+// EMAScope holds the exponential moving average of every trainable variable,
+// mirrored by path ("/net/w" -> "/ema/net/w"), so the same model code reads it.
+const EMAScope = "ema"
+
+// ErrRunExists means a new run was asked for in the folder of an existing one.
+var ErrRunExists = errors.New("folder holds a run")
 
 // Session is a model with its data, backend and variables: what both
 // training and sampling start from.
@@ -29,8 +39,8 @@ type Session struct {
 	Step      int // step of the loaded checkpoint (0 for a fresh run)
 }
 
-// newSession loads the data and builds the model for a run's config.
-func newSession(run *Run, backendName string) (*Session, error) {
+// NewSession loads the data and builds the model for a run's config.
+func NewSession(run *Run, backendName string) (*Session, error) {
 	trainSet, testSet, err := data.Load(run.Config.Data, data.LoadOptions{DataDir: run.Config.DataDir, Seed: run.Config.Seed})
 	if err != nil {
 		return nil, err
@@ -107,7 +117,7 @@ func Open(dir, backendName string) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := newSession(run, backendName)
+	s, err := NewSession(run, backendName)
 	if err != nil {
 		info, ierr := run.readDataInfo()
 		if ierr != nil {
@@ -117,7 +127,7 @@ func Open(dir, backendName string) (*Session, error) {
 			return nil, err
 		}
 	}
-	st, _, err := loadLatestCheckpoint(run.CheckpointDir(), s.Store, nil)
+	st, _, err := checkpoint.LoadLatest(run.CheckpointDir(), s.Store, nil)
 	if err != nil {
 		return nil, fmt.Errorf("run %s has no usable checkpoint yet: %w", dir, err)
 	}
@@ -129,18 +139,18 @@ func Open(dir, backendName string) (*Session, error) {
 // when the run kept them and useEMA is set.
 func (s *Session) Runtime(useEMA bool) *models.Runtime {
 	root := s.Store.RootScope
-	if useEMA && s.hasEMA() {
-		return &models.Runtime{Backend: s.Backend, Store: s.Store, Scope: func() *model.Scope { return root().At(emaScope) }}
+	if useEMA && s.HasEMA() {
+		return &models.Runtime{Backend: s.Backend, Store: s.Store, Scope: func() *model.Scope { return root().At(EMAScope) }}
 	}
 	return &models.Runtime{Backend: s.Backend, Store: s.Store, Scope: root}
 }
 
-func (s *Session) hasEMA() bool {
+func (s *Session) HasEMA() bool {
 	if s.Store == nil { // closed (see Close)
 		return false
 	}
 	for v := range s.Store.IterVariables() {
-		if strings.HasPrefix(v.Path(), "/"+emaScope+"/") {
+		if strings.HasPrefix(v.Path(), "/"+EMAScope+"/") {
 			return true
 		}
 	}

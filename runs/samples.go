@@ -1,4 +1,4 @@
-package train
+package runs
 
 import (
 	"errors"
@@ -168,8 +168,8 @@ func previewOptions(model string) any {
 	return nil
 }
 
-// writeProgressSamples writes a picture of samples into the run's samples folder.
-func (s *Session) writeProgressSamples(name string) error {
+// WritePreview writes a picture of samples into the run's samples folder.
+func (s *Session) WritePreview(name string) error {
 	if _, ok := s.Model.(models.Sampler); !ok {
 		return nil
 	}

@@ -1,8 +1,9 @@
-package train
+package runs
 
 import (
 	"encoding/json"
 	"fmt"
+	"genmod/internal/checkpoint"
 	"os"
 	"path/filepath"
 	"slices"
@@ -57,8 +58,8 @@ func sortedScopes(m map[string]string) []string {
 func (c *Config) validateUses() error {
 	for _, scope := range sortedScopes(c.Uses) {
 		switch {
-		case scope == "" || strings.ContainsAny(scope, "/ ") || scope == emaScope:
-			return fmt.Errorf("uses: bad scope %q (a name without / or spaces, not %q)", scope, emaScope)
+		case scope == "" || strings.ContainsAny(scope, "/ ") || scope == EMAScope:
+			return fmt.Errorf("uses: bad scope %q (a name without / or spaces, not %q)", scope, EMAScope)
 		case scope == models.TeacherScope && c.Teacher != "":
 			return fmt.Errorf("uses: scope %q is the distillation teacher's", scope)
 		}
@@ -131,17 +132,17 @@ func runWeights(dir string) (map[string]safetensors.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	cks, err := listCheckpoints(run.CheckpointDir())
+	cks, err := checkpoint.List(run.CheckpointDir())
 	if err != nil || len(cks) == 0 {
 		return nil, fmt.Errorf("run %s has no checkpoint", dir)
 	}
-	f, err := safetensors.ReadFile(cks[0].path)
+	f, err := safetensors.ReadFile(cks[0].Path)
 	if err != nil {
 		return nil, err
 	}
 	var trainable []string
-	if err := json.Unmarshal([]byte(f.Metadata[metaTrainable]), &trainable); err != nil {
-		return nil, fmt.Errorf("%s: bad %s metadata: %w", cks[0].path, metaTrainable, err)
+	if err := json.Unmarshal([]byte(f.Metadata[checkpoint.MetaTrainable]), &trainable); err != nil {
+		return nil, fmt.Errorf("%s: bad %s metadata: %w", cks[0].Path, checkpoint.MetaTrainable, err)
 	}
 	byName := map[string]safetensors.Tensor{}
 	for _, t := range f.Tensors {
@@ -149,10 +150,10 @@ func runWeights(dir string) (map[string]safetensors.Tensor, error) {
 	}
 	out := map[string]safetensors.Tensor{}
 	for _, name := range trainable {
-		if strings.HasPrefix(name, emaScope+"/") {
+		if strings.HasPrefix(name, EMAScope+"/") {
 			continue
 		}
-		t, ok := byName[emaScope+"/"+name]
+		t, ok := byName[EMAScope+"/"+name]
 		if !ok {
 			t = byName[name]
 		}
@@ -166,7 +167,7 @@ func setFrom(v *model.Variable, t safetensors.Tensor, what string) error {
 	if !slices.Equal(t.Shape, v.Shape().Dimensions) {
 		return fmt.Errorf("%s has shape %v, the variable %s has %v", what, t.Shape, v.Path(), v.Shape().Dimensions)
 	}
-	dt, ok := dtypeFromName(t.DType)
+	dt, ok := checkpoint.DTypeFromName(t.DType)
 	if !ok || dt != v.Shape().DType {
 		return fmt.Errorf("%s has dtype %s, the variable %s has %s", what, t.DType, v.Path(), v.Shape().DType)
 	}
@@ -177,11 +178,11 @@ func setFrom(v *model.Variable, t safetensors.Tensor, what string) error {
 	return v.SetValue(value)
 }
 
-// loadUsedRuns fills the variables under each used run's scope with that
+// LoadUsedRuns fills the variables under each used run's scope with that
 // run's weights, frozen, and starts a distillation student from its
 // teacher's weights. The model's graphs must have been built (they create
 // the variables).
-func loadUsedRuns(store *model.Store, cfg Config) error {
+func LoadUsedRuns(store *model.Store, cfg Config) error {
 	used := cfg.usedRuns()
 	for _, scope := range sortedScopes(used) {
 		dir := used[scope]

@@ -1,4 +1,4 @@
-package train
+package runs
 
 import (
 	"bytes"
@@ -151,10 +151,10 @@ func (c *Config) ResolvedOptions() (any, error) {
 	return models.Decode("model "+c.Model, e.Options, c.ModelOptions)
 }
 
-// resolveOptions replaces ModelOptions by every option of the model with
+// ResolveOptions replaces ModelOptions by every option of the model with
 // its value, defaults included, so config.json records what the run used
 // even if a default changes later.
-func (c *Config) resolveOptions() error {
+func (c *Config) ResolveOptions() error {
 	o, err := c.ResolvedOptions()
 	if err != nil {
 		return err
@@ -255,9 +255,9 @@ func (c *Config) Set(key string, value any) {
 	c.ModelOptions = m
 }
 
-// absolutePaths makes file-based data specs and the data folder absolute, so
+// AbsolutePaths makes file-based data specs and the data folder absolute, so
 // the run can be resumed or sampled from another working directory.
-func (c *Config) absolutePaths() {
+func (c *Config) AbsolutePaths() {
 	for _, prefix := range []string{"npy:", "csv:", "images:"} {
 		if rest, ok := strings.CutPrefix(c.Data, prefix); ok {
 			if abs, err := filepath.Abs(rest); err == nil {

@@ -1,4 +1,4 @@
-package train
+package runs
 
 import (
 	"bufio"
@@ -32,9 +32,9 @@ func (r *Run) CheckpointDir() string { return filepath.Join(r.Dir, "checkpoints"
 func (r *Run) SamplesDir() string    { return filepath.Join(r.Dir, "samples") }
 func (r *Run) LossPlotPath() string  { return filepath.Join(r.Dir, "loss.png") }
 
-// CreateRun makes a new run folder for cfg. It refuses a folder that already
+// Create makes a new run folder for cfg. It refuses a folder that already
 // holds a run (resume it instead) or any other files, so nothing is overwritten.
-func CreateRun(dir string, cfg Config, info models.DataInfo) (*Run, error) {
+func Create(dir string, cfg Config, info models.DataInfo) (*Run, error) {
 	if dir == "" {
 		return nil, errors.New("no output folder given")
 	}
@@ -160,9 +160,9 @@ func (r *Run) ReadMetrics() ([]Metric, error) {
 	return out, sc.Err()
 }
 
-// truncateMetrics drops metric lines past step (they belong to work a resume
+// TruncateMetrics drops metric lines past step (they belong to work a resume
 // is about to redo), rewriting the file atomically.
-func (r *Run) truncateMetrics(step int) error {
+func (r *Run) TruncateMetrics(step int) error {
 	ms, err := r.ReadMetrics()
 	if err != nil {
 		return err
@@ -180,8 +180,8 @@ func (r *Run) truncateMetrics(step int) error {
 	})
 }
 
-// appendMetric appends one line to metrics.jsonl.
-func (r *Run) appendMetric(m Metric) error {
+// AppendMetric appends one line to metrics.jsonl.
+func (r *Run) AppendMetric(m Metric) error {
 	f, err := os.OpenFile(r.MetricsPath(), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("writing metrics: %w", err)

@@ -1,9 +1,10 @@
-package train
+package runs
 
 import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"genmod/internal/checkpoint"
 	"math"
 	"os"
 	"strconv"
@@ -36,10 +37,10 @@ const (
 const (
 	MetaModel    = "genmod.model"
 	MetaData     = "genmod.data"
-	MetaDataInfo = "genmod.data_info" // the data's shape and classes, as in the run's data.json
-	MetaStep     = metaStep           // "genmod.step"
-	MetaConfig   = "genmod.config"    // the run's config.json, as one line
-	MetaWeights  = "genmod.weights"   // WeightsEMA or WeightsRaw
+	MetaDataInfo = "genmod.data_info"  // the data's shape and classes, as in the run's data.json
+	MetaStep     = checkpoint.MetaStep // "genmod.step"
+	MetaConfig   = "genmod.config"     // the run's config.json, as one line
+	MetaWeights  = "genmod.weights"    // WeightsEMA or WeightsRaw
 )
 
 // ExportOptions choose what Export writes.
@@ -113,13 +114,13 @@ func (s *Session) Export(out string, o ExportOptions) (*ExportInfo, error) {
 		return nil, err
 	}
 	meta := map[string]string{
-		metaFormat:   "pt",
-		MetaModel:    s.Run.Config.Model,
-		MetaData:     s.Run.Config.Data,
-		MetaDataInfo: string(info),
-		MetaStep:     strconv.Itoa(s.Step),
-		MetaConfig:   string(cfg),
-		MetaWeights:  weights,
+		checkpoint.MetaFormat: "pt",
+		MetaModel:             s.Run.Config.Model,
+		MetaData:              s.Run.Config.Data,
+		MetaDataInfo:          string(info),
+		MetaStep:              strconv.Itoa(s.Step),
+		MetaConfig:            string(cfg),
+		MetaWeights:           weights,
 	}
 	if err := safetensors.Write(out, ts, meta); err != nil {
 		return nil, fmt.Errorf("exporting %s: %w", s.Run.Dir, err)
@@ -142,11 +143,11 @@ func (s *Session) ModelTensors(weights string) ([]safetensors.Tensor, string, er
 	switch weights {
 	case "":
 		weights = WeightsRaw
-		if s.hasEMA() {
+		if s.HasEMA() {
 			weights = WeightsEMA
 		}
 	case WeightsEMA:
-		if !s.hasEMA() {
+		if !s.HasEMA() {
 			return nil, "", fmt.Errorf("run %s kept no EMA weights (trained with ema 0); export the raw weights instead", s.Run.Dir)
 		}
 	case WeightsRaw:
@@ -155,12 +156,12 @@ func (s *Session) ModelTensors(weights string) ([]safetensors.Tensor, string, er
 	}
 	var ts []safetensors.Tensor
 	for v := range s.Store.IterVariables() {
-		if !v.Trainable || strings.HasPrefix(v.Path(), "/"+emaScope+"/") {
+		if !v.Trainable || strings.HasPrefix(v.Path(), "/"+EMAScope+"/") {
 			continue
 		}
 		src := v
 		if weights == WeightsEMA {
-			if src = s.Store.GetVariable("/" + emaScope + v.Path()); src == nil {
+			if src = s.Store.GetVariable("/" + EMAScope + v.Path()); src == nil {
 				return nil, "", fmt.Errorf("run %s has no EMA copy of %s", s.Run.Dir, v.Path())
 			}
 		}

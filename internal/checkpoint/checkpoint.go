@@ -1,4 +1,5 @@
-package train
+// Package checkpoint reads and writes genmod's training checkpoints.
+package checkpoint
 
 import (
 	"encoding/json"
@@ -28,10 +29,10 @@ import (
 // file names. Ours are written atomically and are byte-deterministic.
 
 const (
-	metaStep      = "genmod.step"
-	metaBatcher   = "genmod.batcher"
-	metaTrainable = "genmod.trainable"
-	metaFormat    = "format" // "pt", so safetensors.torch.load_file accepts the file
+	MetaStep      = "genmod.step"
+	MetaBatcher   = "genmod.batcher"
+	MetaTrainable = "genmod.trainable"
+	MetaFormat    = "format" // "pt", so safetensors.torch.load_file accepts the file
 )
 
 var dtypeNames = map[dtypes.DType]string{
@@ -41,7 +42,8 @@ var dtypeNames = map[dtypes.DType]string{
 	dtypes.Bool: "BOOL",
 }
 
-func dtypeFromName(name string) (dtypes.DType, bool) {
+// DTypeFromName is the dtype of a safetensors dtype name ("F32").
+func DTypeFromName(name string) (dtypes.DType, bool) {
 	for d, n := range dtypeNames {
 		if n == name {
 			return d, true
@@ -50,8 +52,8 @@ func dtypeFromName(name string) (dtypes.DType, bool) {
 	return dtypes.InvalidDType, false
 }
 
-// checkpointState is what a checkpoint records besides the variables.
-type checkpointState struct {
+// State is what a checkpoint records besides the variables.
+type State struct {
 	Step    int
 	Batcher data.BatcherState
 }
@@ -81,7 +83,9 @@ func storeTensors(store *model.Store) (ts []safetensors.Tensor, trainable []stri
 	return ts, trainable, nil
 }
 
-func saveCheckpoint(dir string, store *model.Store, st checkpointState, keep int) (string, error) {
+// Save writes the store's variables and st to dir as step-NNNNNNNN.safetensors,
+// atomically, and keeps the newest keep checkpoints.
+func Save(dir string, store *model.Store, st State, keep int) (string, error) {
 	ts, trainable, err := storeTensors(store)
 	if err != nil {
 		return "", err
@@ -89,43 +93,44 @@ func saveCheckpoint(dir string, store *model.Store, st checkpointState, keep int
 	bs, _ := json.Marshal(st.Batcher)
 	tr, _ := json.Marshal(trainable)
 	meta := map[string]string{
-		metaFormat:    "pt",
-		metaStep:      strconv.Itoa(st.Step),
-		metaBatcher:   string(bs),
-		metaTrainable: string(tr),
+		MetaFormat:    "pt",
+		MetaStep:      strconv.Itoa(st.Step),
+		MetaBatcher:   string(bs),
+		MetaTrainable: string(tr),
 	}
 	path := filepath.Join(dir, fmt.Sprintf("step-%08d.safetensors", st.Step))
 	if err := safetensors.Write(path, ts, meta); err != nil {
 		return "", fmt.Errorf("saving checkpoint: %w", err)
 	}
 	// Keep the newest `keep` checkpoints, always including the one just written.
-	all, _ := listCheckpoints(dir)
+	all, _ := List(dir)
 	kept := 1
 	for _, c := range all {
-		if c.path == path {
+		if c.Path == path {
 			continue
 		}
 		if kept < keep {
 			kept++
 			continue
 		}
-		os.Remove(c.path)
+		os.Remove(c.Path)
 	}
 	return path, nil
 }
 
-type ckptFile struct {
-	path string
-	step int
+// File is one checkpoint on disk.
+type File struct {
+	Path string
+	Step int
 }
 
-// listCheckpoints returns the checkpoints in dir, newest first.
-func listCheckpoints(dir string) ([]ckptFile, error) {
+// List returns the checkpoints in dir, newest first.
+func List(dir string) ([]File, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	var out []ckptFile
+	var out []File
 	for _, e := range entries {
 		name := e.Name()
 		if !strings.HasPrefix(name, "step-") || !strings.HasSuffix(name, ".safetensors") {
@@ -135,72 +140,72 @@ func listCheckpoints(dir string) ([]ckptFile, error) {
 		if err != nil {
 			continue
 		}
-		out = append(out, ckptFile{filepath.Join(dir, name), step})
+		out = append(out, File{filepath.Join(dir, name), step})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].step > out[j].step })
+	sort.Slice(out, func(i, j int) bool { return out[i].Step > out[j].Step })
 	return out, nil
 }
 
-// removeStaleTemps deletes temporary files left by a save that was killed
+// RemoveStaleTemps deletes temporary files left by a save that was killed
 // before its rename (each is checkpoint-sized).
-func removeStaleTemps(dir string) {
+func RemoveStaleTemps(dir string) {
 	tmps, _ := filepath.Glob(filepath.Join(dir, ".step-*.tmp-*"))
 	for _, t := range tmps {
 		os.Remove(t)
 	}
 }
 
-// loadLatestCheckpoint restores the newest readable checkpoint in dir into
+// LoadLatest restores the newest readable checkpoint in dir into
 // store. A corrupt newest file (say, from a full disk) is reported through
 // warn and the previous one is used.
-func loadLatestCheckpoint(dir string, store *model.Store, warn func(string)) (checkpointState, string, error) {
-	all, err := listCheckpoints(dir)
+func LoadLatest(dir string, store *model.Store, warn func(string)) (State, string, error) {
+	all, err := List(dir)
 	if err != nil {
-		return checkpointState{}, "", fmt.Errorf("listing checkpoints: %w", err)
+		return State{}, "", fmt.Errorf("listing checkpoints: %w", err)
 	}
 	if len(all) == 0 {
-		return checkpointState{}, "", fmt.Errorf("no checkpoints in %s", dir)
+		return State{}, "", fmt.Errorf("no checkpoints in %s", dir)
 	}
 	var firstErr error
 	for _, c := range all {
-		st, err := loadCheckpoint(c.path, store)
+		st, err := Load(c.Path, store)
 		if err == nil {
-			return st, c.path, nil
+			return st, c.Path, nil
 		}
 		if firstErr == nil {
 			firstErr = err
 		}
 		// Move it aside, so it is neither retried nor counted as the newest.
-		aside := c.path + ".corrupt"
-		if rerr := os.Rename(c.path, aside); rerr != nil {
-			aside = c.path
+		aside := c.Path + ".corrupt"
+		if rerr := os.Rename(c.Path, aside); rerr != nil {
+			aside = c.Path
 		}
 		if warn != nil {
 			warn(fmt.Sprintf("skipping unreadable checkpoint (kept as %s): %v", aside, err))
 		}
 	}
-	return checkpointState{}, "", fmt.Errorf("no readable checkpoint in %s: %w", dir, firstErr)
+	return State{}, "", fmt.Errorf("no readable checkpoint in %s: %w", dir, firstErr)
 }
 
-// loadCheckpoint reads one checkpoint into store, creating or overwriting
+// Load reads one checkpoint into store, creating or overwriting
 // variables and restoring their trainable flags. (Without the flags GoMLX
 // would make every loaded variable trainable, and the optimizer would then
 // "train" the RNG state and the EMA copy.)
-func loadCheckpoint(path string, store *model.Store) (checkpointState, error) {
-	var st checkpointState
+func Load(path string, store *model.Store) (State, error) {
+	var st State
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
 		return st, err
 	}
-	if st.Step, err = strconv.Atoi(f.Metadata[metaStep]); err != nil {
-		return st, fmt.Errorf("%s: missing or bad %s metadata", path, metaStep)
+	if st.Step, err = strconv.Atoi(f.Metadata[MetaStep]); err != nil {
+		return st, fmt.Errorf("%s: missing or bad %s metadata", path, MetaStep)
 	}
-	if err := json.Unmarshal([]byte(f.Metadata[metaBatcher]), &st.Batcher); err != nil {
-		return st, fmt.Errorf("%s: bad %s metadata: %w", path, metaBatcher, err)
+	if err := json.Unmarshal([]byte(f.Metadata[MetaBatcher]), &st.Batcher); err != nil {
+		return st, fmt.Errorf("%s: bad %s metadata: %w", path, MetaBatcher, err)
 	}
 	var trainable []string
-	if err := json.Unmarshal([]byte(f.Metadata[metaTrainable]), &trainable); err != nil {
-		return st, fmt.Errorf("%s: bad %s metadata: %w", path, metaTrainable, err)
+	if err := json.Unmarshal([]byte(f.Metadata[MetaTrainable]), &trainable); err != nil {
+		return st, fmt.Errorf("%s: bad %s metadata: %w", path, MetaTrainable, err)
 	}
 	isTrainable := map[string]bool{}
 	for _, n := range trainable {
@@ -212,7 +217,7 @@ func loadCheckpoint(path string, store *model.Store) (checkpointState, error) {
 		if v := store.GetVariable("/" + t.Name); v != nil && !slices.Equal(v.Shape().Dimensions, t.Shape) {
 			return st, fmt.Errorf("%s: variable /%s has shape %v in the checkpoint but %s in the model", path, t.Name, t.Shape, v.Shape())
 		}
-		dt, ok := dtypeFromName(t.DType)
+		dt, ok := DTypeFromName(t.DType)
 		if !ok {
 			return st, fmt.Errorf("%s: tensor %s has unsupported dtype %s", path, t.Name, t.DType)
 		}

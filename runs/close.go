@@ -1,9 +1,9 @@
-package train
+package runs
 
 import "errors"
 
 // ErrClosed is returned by a Session's methods after Close.
-var ErrClosed = errors.New("train: session is closed")
+var ErrClosed = errors.New("runs: session is closed")
 
 // Close releases what the session holds: the model's variables (their
 // tensors are finalized: weights, EMA and optimizer state, 178 MB for a NICE
