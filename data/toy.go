@@ -57,6 +57,16 @@ var toys = map[string]toy{
 		classes: []string{"spiral0", "spiral1"},
 		gen:     genTwoSpirals,
 	},
+	"ring8": {
+		desc:    "8 tight Gaussians on a circle (VEEGAN / Unrolled GAN mode-coverage benchmark): centres at radius 2, std 0.02, mode index as label",
+		classes: ringModeNames(),
+		gen:     genRing8,
+	},
+	"grid25": {
+		desc:    "25 tight Gaussians on a 5x5 grid (VEEGAN / PacGAN mode-coverage benchmark): centres {-4,-2,0,2,4}^2, std 0.05, mode index as label",
+		classes: gridModeNames(),
+		gen:     genGrid25,
+	},
 }
 
 // Toy generates n points of the named 2D toy set from seed. The same (name,
@@ -229,4 +239,86 @@ func genTwoSpirals(r *rng, n int) ([]float32, []int32) {
 		x[2*i+1] = float32(sign*dy/3 + r.norm()*0.1)
 	}
 	return x, y
+}
+
+// Mode-coverage benchmarks of the GAN literature. Both are equal-weight
+// mixtures of isotropic Gaussians whose modes are far apart compared with
+// their width, so a generator that drops a mode is easy to see; a sample
+// counts as "high quality" when it lies within 3σ of a centre.
+//
+//   - ring8: Srivastava et al., "VEEGAN: Reducing Mode Collapse in GANs using
+//     Implicit Variational Learning" (NeurIPS 2017), Sec. 5.1, after Metz et
+//     al.'s Unrolled GAN: 8 Gaussians with centres (2 cos 2πk/8, 2 sin 2πk/8),
+//     k = 0..7, std 0.02.
+//   - grid25: the same paper's 5x5 grid, also PacGAN's (Lin et al. 2018,
+//     Sec. 5.1: means (-4+2i, -4+2j), variance 0.0025): centres
+//     {-4,-2,0,2,4}^2, std 0.05.
+//
+// The label of a point is the index of its mode (RingCenters and
+// GridCenters give the centres in label order).
+const (
+	Ring8Radius = 2.0
+	Ring8Std    = 0.02
+	Grid25Step  = 2.0
+	Grid25Std   = 0.05
+)
+
+// RingCenters are ring8's 8 mode centres, in label order: mode k at angle 2πk/8.
+func RingCenters() [][2]float64 {
+	c := make([][2]float64, 8)
+	for k := range c {
+		a := 2 * math.Pi * float64(k) / 8
+		c[k] = [2]float64{Ring8Radius * math.Cos(a), Ring8Radius * math.Sin(a)}
+	}
+	return c
+}
+
+// GridCenters are grid25's 25 mode centres, in label order: mode 5i+j at
+// (-4+2i, -4+2j).
+func GridCenters() [][2]float64 {
+	c := make([][2]float64, 0, 25)
+	for i := 0; i < 5; i++ {
+		for j := 0; j < 5; j++ {
+			c = append(c, [2]float64{-4 + Grid25Step*float64(i), -4 + Grid25Step*float64(j)})
+		}
+	}
+	return c
+}
+
+func ringModeNames() []string {
+	n := make([]string, 8)
+	for k := range n {
+		n[k] = fmt.Sprintf("mode%d", k)
+	}
+	return n
+}
+
+func gridModeNames() []string {
+	n := make([]string, 0, 25)
+	for _, c := range GridCenters() {
+		n = append(n, fmt.Sprintf("(%g,%g)", c[0], c[1]))
+	}
+	return n
+}
+
+// genMixture draws n points of the equal-weight mixture of N(c_k, std²I),
+// labelled with k.
+func genMixture(r *rng, n int, centers [][2]float64, std float64) ([]float32, []int32) {
+	x := make([]float32, 2*n)
+	y := make([]int32, n)
+	for i := 0; i < n; i++ {
+		k := r.intn(len(centers))
+		x[2*i] = float32(centers[k][0] + std*r.norm())
+		x[2*i+1] = float32(centers[k][1] + std*r.norm())
+		y[i] = int32(k)
+	}
+	return x, y
+}
+
+func genRing8(r *rng, n int) ([]float32, []int32) {
+	return genMixture(r, n, RingCenters(), Ring8Std)
+}
+
+func genGrid25(r *rng, n int) ([]float32, []int32) {
+	return genMixture(r, n, GridCenters(), Grid25Std)
 }

@@ -29,6 +29,9 @@ func TestToys(t *testing.T) {
 		{"checkerboard", 0, 0, 3.27, 4, 0, 0.06, 0.05},
 		{"pinwheel", 0, 0, 2.10, 6, 5, 0.06, 0.05},
 		{"2spirals", 0, 0, 2.26, 4.2, 2, 0.06, 0.05},
+		// ring8: E|x|² = 2² + 2·0.02²; grid25: E|x|² = 2·E[c²] = 2·(16+4+0+4+16)/5 = 16.
+		{"ring8", 0, 0, 2.0, 2.15, 8, 0.06, 0.01},
+		{"grid25", 0, 0, 4.0, 4.3, 25, 0.06, 0.05},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -61,8 +64,12 @@ func TestToys(t *testing.T) {
 				t.Errorf("max |x| %.2f exceeds %v", maxAbs, tc.maxAbs)
 			}
 			if counts := s.ClassCounts(); counts != nil {
+				// Within 10% of n/k, or 4 multinomial standard deviations
+				// when that is wider (grid25: 400 expected per mode).
+				per := n / float64(len(counts))
+				tol := max(0.1*per, 4*math.Sqrt(per))
 				for c, k := range counts {
-					if math.Abs(float64(k)-n/float64(len(counts))) > 0.1*n/float64(len(counts)) {
+					if math.Abs(float64(k)-per) > tol {
 						t.Errorf("class %d has %d points of %d", c, k, s.Len())
 					}
 				}
@@ -112,5 +119,74 @@ func TestToyDetails(t *testing.T) {
 	}
 	if _, err := Toy("moons", 0, 1); err == nil {
 		t.Error("size 0 accepted")
+	}
+}
+
+// The mode-coverage toys are what VEEGAN / PacGAN define: equal-weight
+// mixtures whose every point lies near the centre of its labelled mode
+// (closer to it than to any other), with per-mode mean at the centre and
+// per-axis standard deviation σ.
+func TestModeToys(t *testing.T) {
+	tests := []struct {
+		name    string
+		centers [][2]float64
+		std     float64
+	}{
+		{"ring8", RingCenters(), Ring8Std},
+		{"grid25", GridCenters(), Grid25Std},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			const n = 50000
+			s, err := Toy(tc.name, n, 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k := len(tc.centers)
+			if s.NumClasses() != k || len(s.ClassNames) != k {
+				t.Fatalf("%d classes (%d names), want %d", s.NumClasses(), len(s.ClassNames), k)
+			}
+			// Centres: distinct and far apart in units of σ (ring: 2·2·sin(π/8) = 1.53 = 77σ; grid: 2 = 40σ).
+			minSep := math.Inf(1)
+			for i := range tc.centers {
+				for j := range i {
+					minSep = min(minSep, math.Hypot(tc.centers[i][0]-tc.centers[j][0], tc.centers[i][1]-tc.centers[j][1]))
+				}
+			}
+			if minSep < 30*tc.std {
+				t.Fatalf("modes only %.3f apart for std %g", minSep, tc.std)
+			}
+			sum := make([][2]float64, k)
+			sq := make([][2]float64, k)
+			count := make([]float64, k)
+			for i := 0; i < n; i++ {
+				c := int(s.Y[i])
+				x, y := float64(s.X[2*i]), float64(s.X[2*i+1])
+				dx, dy := x-tc.centers[c][0], y-tc.centers[c][1]
+				if d := math.Hypot(dx, dy); d > 6*tc.std {
+					t.Fatalf("point %d is %.3f (%.1fσ) from the centre of its mode %d", i, d, d/tc.std, c)
+				}
+				sum[c][0], sum[c][1] = sum[c][0]+dx, sum[c][1]+dy
+				sq[c][0], sq[c][1] = sq[c][0]+dx*dx, sq[c][1]+dy*dy
+				count[c]++
+			}
+			for c := 0; c < k; c++ {
+				m := count[c]
+				// Multinomial counts: within 5 standard deviations of n/k.
+				if sd := math.Sqrt(n / float64(k) * (1 - 1/float64(k))); math.Abs(m-n/float64(k)) > 5*sd {
+					t.Errorf("mode %d has %v points, want about %v", c, m, n/k)
+				}
+				for a := 0; a < 2; a++ {
+					mean := sum[c][a] / m
+					sd := math.Sqrt(sq[c][a]/m - mean*mean)
+					if math.Abs(mean) > 5*tc.std/math.Sqrt(m) {
+						t.Errorf("mode %d axis %d: mean offset %.4f from the centre", c, a, mean)
+					}
+					if math.Abs(sd/tc.std-1) > 0.1 {
+						t.Errorf("mode %d axis %d: std %.4f, want %g", c, a, sd, tc.std)
+					}
+				}
+			}
+		})
 	}
 }

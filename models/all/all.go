@@ -4,5 +4,6 @@ package all
 import (
 	_ "genmod/models/diffusion"
 	_ "genmod/models/flow"
+	_ "genmod/models/gan"
 	_ "genmod/models/vae"
 )
