@@ -36,7 +36,10 @@
 //   - dcgan: Radford et al.'s conv pair scaled to the image (28x28: 7x7x128
 //     → 14x14x64 → 28x28 in G, the reverse in D), same losses and Adam;
 //   - wgan: the weight-clipped critic, RMSProp(5e-5), d-steps 5, clip 0.01;
-//   - wgan-gp: the penalized critic, Adam(1e-4, 0.5, 0.9), d-steps 5, gp 10.
+//   - wgan-gp: the penalized critic, Adam(β 0.5, 0.9), d-steps 5, gp 10; lr
+//     1e-4 for both players on images (the paper's), 1e-3 for the critic
+//     and 2e-4 for G on vectors (the paper's rate needs far more than
+//     5,000 steps there).
 //
 // wgan and wgan-gp use the conv pair on images and MLPs on vectors (net
 // chooses). On data with labels every model is class-conditional unless
@@ -46,10 +49,10 @@
 //
 // Each model is a models.Stepper whose phases are [D or critic (scope
 // "disc", repeated k times, each on a fresh batch), G (scope "gen")], each
-// with its paper's optimizer and no gradient clipping (lr-d and lr-g set
-// the rates; the run's lr only lends them its warm-up and schedule); the trainer keeps
-// both players, both optimizers and the EMA of every weight in its
-// checkpoints. The D phase logs d_real = mean D(x) and d_fake =
+// with its own optimizer and no gradient clipping. lr-d and lr-g set the
+// two rates; the run's lr does not (its warm-up and schedule shape them).
+// The trainer keeps both players, both optimizers and the EMA of every
+// weight in its checkpoints, and samples from the EMA of G. The D phase logs d_real = mean D(x) and d_fake =
 // mean D(G(z)) (probabilities); the critic phase logs w1 = mean f(x) −
 // mean f(G(z)), the critic's W1 estimate, and (wgan-gp) gp, the penalty.
 // A collapsing run shows as d_real → 1, d_fake → 0 and a rising G loss.

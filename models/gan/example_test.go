@@ -26,8 +26,8 @@ func Example() {
 	_, err = models.New("wgan", map[string]any{"clip": -1.0}, models.DataInfo{Shape: []int{2}})
 	fmt.Println(err)
 	// Output:
-	// critic: scope "disc", 3 update(s) per step, adam(lr 0.0001, β 0.5, 0.9)
-	// generator: scope "gen", 1 update(s) per step, adam(lr 0.0001, β 0.5, 0.9)
+	// critic: scope "disc", 3 update(s) per step, adam(lr 0.001, β 0.5, 0.9)
+	// generator: scope "gen", 1 update(s) per step, adam(lr 0.0002, β 0.5, 0.9)
 	// model wgan: clip must be > 0 (the critic's weights are clipped to [−c, c]), got -1
 }
 

@@ -52,7 +52,7 @@ func init() {
 	})
 	models.Register(models.Entry{
 		Name: KindWGANGP, Family: family,
-		Description: "WGAN-GP (Gulrajani et al. 2017): critic with the gradient penalty λ(‖∇D(x̂)‖−1)² (λ 10) on interpolates, Adam(1e-4, 0.5, 0.9), 5 critic steps per G-step",
+		Description: "WGAN-GP (Gulrajani et al. 2017): critic with the gradient penalty λ(‖∇D(x̂)‖−1)² (λ 10) on interpolates, Adam(β 0.5, 0.9) at 1e-4 on images (critic 1e-3, G 2e-4 on vectors), 5 critic steps per G-step",
 		Options:     DefaultGPOptions(),
 		New: models.Typed(func(o GPOptions, info models.DataInfo) (models.Model, error) {
 			return NewConfig(Config{Kind: KindWGANGP, Common: o.Common, GP: o.GP}, info)
@@ -89,6 +89,12 @@ var (
 	// RMSProp as in Arjovsky et al.'s code (PyTorch's RMSprop, α = 0.99).
 	rmsWGAN = models.Optimizer{Kind: "rmsprop", LR: 5e-5, Beta2: 0.99, ClipNorm: -1}
 	adamGP  = models.Optimizer{Kind: "adam", LR: 1e-4, Beta1: 0.5, Beta2: 0.9, ClipNorm: -1} // Gulrajani et al.
+	// On vectors wgan-gp's players get 1e-3 (critic) and 2e-4 (generator),
+	// TTUR-style with the paper's betas: at the paper's 1e-4 (meant for
+	// 100k+ iterations) 5,000 steps on moons left the samples at 15x the
+	// two-sample floor in sliced W1, at these rates 2.9x.
+	adamGPCriticVector    = models.Optimizer{Kind: "adam", LR: 1e-3, Beta1: 0.5, Beta2: 0.9, ClipNorm: -1}
+	adamGPGeneratorVector = models.Optimizer{Kind: "adam", LR: 2e-4, Beta1: 0.5, Beta2: 0.9, ClipNorm: -1}
 )
 
 // Config is a GAN's resolved configuration.
@@ -352,6 +358,9 @@ func (m *Model) Optimizers() (d, g models.Optimizer) {
 		d, g = rmsWGAN, rmsWGAN
 	case KindWGANGP:
 		d, g = adamGP, adamGP
+		if !m.info.IsImage() {
+			d, g = adamGPCriticVector, adamGPGeneratorVector
+		}
 	case KindGAN:
 		d, g = adamGAN, adamGAN
 		if !m.info.IsImage() {

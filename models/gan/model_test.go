@@ -37,14 +37,15 @@ func TestRegisteredPhases(t *testing.T) {
 		net    string
 		after  bool
 		values []string // the D phase's metrics
+		gLR    float64  // the generator's rate when it differs from D's
 	}{
-		{"gan", vectors2D, "discriminator", 1, models.Optimizer{Kind: "adam", LR: 1e-3, Beta1: 0.5, Beta2: 0.999, ClipNorm: -1}, NetMLP, false, []string{"d_fake", "d_real"}},
-		{"gan", images28, "discriminator", 1, models.Optimizer{Kind: "adam", LR: 2e-4, Beta1: 0.5, Beta2: 0.999, ClipNorm: -1}, NetMLP, false, []string{"d_fake", "d_real"}},
-		{"dcgan", images28, "discriminator", 1, models.Optimizer{Kind: "adam", LR: 2e-4, Beta1: 0.5, Beta2: 0.999, ClipNorm: -1}, NetConv, false, []string{"d_fake", "d_real"}},
-		{"wgan", vectors2D, "critic", 5, models.Optimizer{Kind: "rmsprop", LR: 5e-5, Beta2: 0.99, ClipNorm: -1}, NetMLP, true, []string{"w1"}},
-		{"wgan", images28, "critic", 5, models.Optimizer{Kind: "rmsprop", LR: 5e-5, Beta2: 0.99, ClipNorm: -1}, NetConv, true, []string{"w1"}},
-		{"wgan-gp", vectors2D, "critic", 5, models.Optimizer{Kind: "adam", LR: 1e-4, Beta1: 0.5, Beta2: 0.9, ClipNorm: -1}, NetMLP, false, []string{"gp", "w1"}},
-		{"wgan-gp", images28, "critic", 5, models.Optimizer{Kind: "adam", LR: 1e-4, Beta1: 0.5, Beta2: 0.9, ClipNorm: -1}, NetConv, false, []string{"gp", "w1"}},
+		{"gan", vectors2D, "discriminator", 1, models.Optimizer{Kind: "adam", LR: 1e-3, Beta1: 0.5, Beta2: 0.999, ClipNorm: -1}, NetMLP, false, []string{"d_fake", "d_real"}, 0},
+		{"gan", images28, "discriminator", 1, models.Optimizer{Kind: "adam", LR: 2e-4, Beta1: 0.5, Beta2: 0.999, ClipNorm: -1}, NetMLP, false, []string{"d_fake", "d_real"}, 0},
+		{"dcgan", images28, "discriminator", 1, models.Optimizer{Kind: "adam", LR: 2e-4, Beta1: 0.5, Beta2: 0.999, ClipNorm: -1}, NetConv, false, []string{"d_fake", "d_real"}, 0},
+		{"wgan", vectors2D, "critic", 5, models.Optimizer{Kind: "rmsprop", LR: 5e-5, Beta2: 0.99, ClipNorm: -1}, NetMLP, true, []string{"w1"}, 0},
+		{"wgan", images28, "critic", 5, models.Optimizer{Kind: "rmsprop", LR: 5e-5, Beta2: 0.99, ClipNorm: -1}, NetConv, true, []string{"w1"}, 0},
+		{"wgan-gp", vectors2D, "critic", 5, models.Optimizer{Kind: "adam", LR: 1e-3, Beta1: 0.5, Beta2: 0.9, ClipNorm: -1}, NetMLP, false, []string{"gp", "w1"}, 2e-4},
+		{"wgan-gp", images28, "critic", 5, models.Optimizer{Kind: "adam", LR: 1e-4, Beta1: 0.5, Beta2: 0.9, ClipNorm: -1}, NetConv, false, []string{"gp", "w1"}, 0},
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprintf("%s/%v", tc.name, tc.info.Shape), func(t *testing.T) {
@@ -85,7 +86,11 @@ func TestRegisteredPhases(t *testing.T) {
 			if d.Name != tc.dName || d.Scope != "disc" || d.Repeat != tc.k || d.Optimizer != tc.opt || d.Metrics == nil {
 				t.Errorf("D phase %q scope %q repeat %d optimizer %+v; want %q, disc, %d, %+v", d.Name, d.Scope, d.Repeat, d.Optimizer, tc.dName, tc.k, tc.opt)
 			}
-			if g.Name != "generator" || g.Scope != "gen" || g.Repeat > 1 || g.Optimizer != tc.opt || g.Loss == nil {
+			og := tc.opt
+			if tc.gLR > 0 {
+				og.LR = tc.gLR
+			}
+			if g.Name != "generator" || g.Scope != "gen" || g.Repeat > 1 || g.Optimizer != og || g.Loss == nil {
 				t.Errorf("G phase %q scope %q repeat %d optimizer %+v", g.Name, g.Scope, g.Repeat, g.Optimizer)
 			}
 			if (d.After != nil) != tc.after || g.After != nil {
