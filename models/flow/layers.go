@@ -320,59 +320,6 @@ func (ReverseDims) Inverse(_ *model.Scope, x *Node) (*Node, *Node) {
 // ---------------------------------------------------------------------------
 // MAF (Papamakarios et al. 2017).
 
-// madeMasks builds the MADE masks for input order 1..D, hidden widths and
-// 2·D outputs (μ then α): mask[l] is [in, out] with 1 where a connection is
-// allowed. Hidden unit k of every layer has degree 1 + k mod (D−1) (1 when
-// D = 1); a hidden unit connects from inputs of degree ≤ its own, and
-// output i (degree i) only from hidden units of degree < i, so output i
-// depends on x_<i only.
-func madeMasks(d int, hidden []int) [][][]float64 {
-	deg := make([]int, d)
-	for i := range deg {
-		deg[i] = i + 1
-	}
-	span := max(d-1, 1)
-	var masks [][][]float64
-	prev := deg
-	for _, h := range hidden {
-		cur := make([]int, h)
-		for k := range cur {
-			cur[k] = 1 + k%span
-		}
-		m := make([][]float64, len(prev))
-		for i := range prev {
-			m[i] = make([]float64, h)
-			for k := range cur {
-				if cur[k] >= prev[i] {
-					m[i][k] = 1
-				}
-			}
-		}
-		masks = append(masks, m)
-		prev = cur
-	}
-	m := make([][]float64, len(prev))
-	for i := range prev {
-		m[i] = make([]float64, 2*d)
-		for o := 0; o < 2*d; o++ {
-			if deg[o%d] > prev[i] {
-				m[i][o] = 1
-			}
-		}
-	}
-	return append(masks, m)
-}
-
-// maskedDense is x·(W⊙mask) + b; W "weights" [in,out], b "biases" [out].
-func maskedDense(scope *model.Scope, x *Node, mask [][]float64) *Node {
-	g, dt := x.Graph(), x.DType()
-	in, out := len(mask), len(mask[0])
-	w := scope.VariableWithShape("weights", shapes.Make(dt, in, out)).NodeValue(g)
-	b := scope.VariableWithShape("biases", shapes.Make(dt, out)).NodeValue(g)
-	mc := ConvertDType(Const(g, mask), dt)
-	return Add(MatMul(x, Mul(w, mc)), InsertAxes(b, 0))
-}
-
 // MAF is a masked autoregressive flow layer: x_i = u_i·exp(α_i) + μ_i with
 // (μ_i, α_i) = MADE(x_<i), α = ScaleBound·tanh(raw). Density (data→noise)
 // u = (x − μ(x))·exp(−α(x)) is one pass; sampling (noise→data) is D passes.
@@ -392,14 +339,14 @@ func (l MAF) made(scope *model.Scope, x *Node) (mu, alpha *Node) {
 		bound = DefaultScaleBound
 	}
 	d := x.Shape().Dimensions[1]
-	masks := madeMasks(d, l.Hidden)
+	masks := nn.NaturalMADEDegrees(d, l.Hidden).Masks(2) // μ then α
 	scope = scope.At("made")
 	h := x
 	for i := range l.Hidden {
-		h = nn.Act(maskedDense(scope.At("layer_%d", i), h, masks[i]))
+		h = nn.Act(nn.MaskedDense(scope.At("layer_%d", i), h, masks[i]))
 	}
 	last := scope.At("layer_%d", len(l.Hidden)).WithInitializer(initializer.RandomNormalFn(scope, std))
-	out := maskedDense(last, h, masks[len(l.Hidden)])
+	out := nn.MaskedDense(last, h, masks[len(l.Hidden)])
 	mu = Slice(out, AxisRange(), AxisRange(0, d))
 	alpha = MulScalar(Tanh(Slice(out, AxisRange(), AxisRange(d, 2*d))), bound)
 	return
