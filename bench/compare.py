@@ -29,6 +29,11 @@ The flow mirrors (bench/torch_flows.py) are checked the same way against
 bench/flowcheck: log|det| and log p of one batch, and glow's 1x1 conv matrices.
 The VAE rows (bench/torch_vae.py) have no weight-level check; their report
 gives both sides' parameter counts and the loss of step 1.
+The GAN rows (dcgan, wgan-gp) run bench/torch_gan.py instead of torch_rf.py
+(same arguments, same JSON line); a step there is one generator update with
+its k discriminator (critic) updates, as in genmod's metrics.jsonl. They have
+no weight-level check either; the report gives both sides' parameter counts
+(and the PyTorch generator's and discriminator's).
 
 The machine has 2 cores and may be shared: before every run the script waits
 (up to BENCH_QUIET_WAIT seconds) for the other processes to go quiet, and it
@@ -36,8 +41,10 @@ reports how many cores the measured process used and how busy the rest of the
 machine was during each run.
 
 Environment: GENMOD (binary, default bin/genmod), BENCH_CONFIGS (a comma-separated
-subset of the training configs below, plus "sampling" for the sampling rows;
-default: all), BENCH_ROUNDS (2),
+subset of the training configs below (rf-mlp, rf-unet, rf-mlp-fm, dit,
+realnvp-mlp, glow, vae-mlp, iwae-mlp, dcgan, wgan-gp), plus "sampling" for
+the sampling rows; default: all; e.g. BENCH_CONFIGS=dcgan,wgan-gp for the two
+GAN rows), BENCH_ROUNDS (2),
 BENCH_SAMPLE_ROUNDS (1; 0 skips sampling), BENCH_QUICK=1 (a smoke test: 8
 steps, sampler steps 1-3 on 100 images, one round, and the next two default
 to 0), BENCH_QUIET_WAIT (60),
@@ -63,6 +70,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 GENMOD = os.environ.get("GENMOD", os.path.join(ROOT, "bin", "genmod"))
 TORCH = [sys.executable, os.path.join(HERE, "torch_rf.py")]
+TORCH_GAN = [sys.executable, os.path.join(HERE, "torch_gan.py")]
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "1" if QUICK else "2"))
 SAMPLE_ROUNDS = int(os.environ.get("BENCH_SAMPLE_ROUNDS", "1"))
@@ -101,7 +109,23 @@ CONFIGS = [
     # and it divides the 6000 images (128 would drop 112 of them each epoch).
     ("vae-mlp", ["--model", "vae", "--data", "fashion-mnist-mini", "--binarize", "dynamic"], 100, 305, 1005),
     ("iwae-mlp", ["--model", "iwae", "--data", "fashion-mnist-mini", "--binarize", "dynamic"], 100, 105, 305),
+    # GANs (bench/torch_gan.py): models/gan's conv pair with its defaults on
+    # 28x28 (G: z 100 + class embedding 32 -> Dense to 7x7x128 -> GroupNorm,
+    # ReLU -> upsample+conv3x3 to 14x14x64 -> GroupNorm, ReLU -> upsample+conv3x3
+    # to 28x28x1 -> tanh, 909,281 parameters; D: two SpaceToDepth + 3x3 convs
+    # 64, 128, LeakyReLU 0.2, Dense score + class projection, 372,673;
+    # 1,281,954 in all), class-conditional. One step = one G update and its
+    # k D updates, each on a fresh batch. dcgan: k 1, Adam(2e-4, 0.5, 0.999),
+    # non-saturating G loss; wgan-gp: k 5 critic updates with the per-example
+    # gradient penalty (a second-order gradient), Adam(1e-4, 0.5, 0.9).
+    # Batch 64: WGAN-GP's (Gulrajani et al.), and the other image rows'.
+    ("dcgan", ["--model", "dcgan", "--data", "fashion-mnist-mini"], 64, 125, 285),
+    ("wgan-gp", ["--model", "wgan-gp", "--data", "fashion-mnist-mini"], 64, 30, 75),
 ]
+# The PyTorch script of each config (default: bench/torch_rf.py).
+TORCH_SCRIPTS = {"dcgan": TORCH_GAN, "wgan-gp": TORCH_GAN}
+# The GAN rows: their report line gives the PyTorch networks' parameters apart.
+GAN_CONFIGS = ("dcgan", "wgan-gp")
 # Extra bench/torch_rf.py arguments per config.
 TORCH_ARGS = {"rf-mlp-fm": ["--hidden", "1024,1024,1024"]}
 # Steps of the one run per config on PyTorch's stock reference BLAS (context only).
@@ -117,7 +141,8 @@ if QUICK:
     REF_STEPS = {c: 8 for c, *_ in CONFIGS}
     SAMPLE_N = 100
     SAMPLES = [("euler", 1), ("euler", 3), ("heun", 1), ("ddim", 2)]
-# BENCH_CONFIGS=realnvp-mlp,glow runs only those rows (and "sampling" the sampling rows).
+# BENCH_CONFIGS=realnvp-mlp,glow runs only those rows (and "sampling" the sampling rows;
+# BENCH_CONFIGS=dcgan,wgan-gp the GAN rows).
 SELECTED = [c for c in os.environ.get("BENCH_CONFIGS", "").split(",") if c]
 if SELECTED:
     unknown = set(SELECTED) - {c for c, *_ in CONFIGS} - {"sampling"}
@@ -218,8 +243,8 @@ def run_genmod(args, batch, steps):
 
 
 def run_torch(config, batch, steps, env=None):
-    cmd = TORCH + ["--config", config, *TORCH_ARGS.get(config, []), "--batch", str(batch), "--steps", str(steps),
-                   "--warmup", str(WARMUP)]
+    cmd = TORCH_SCRIPTS.get(config, TORCH) + ["--config", config, *TORCH_ARGS.get(config, []), "--batch", str(batch),
+                                              "--steps", str(steps), "--warmup", str(WARMUP)]
     p, cores, others = run_measured(cmd, env)
     if p.returncode != 0:
         raise RuntimeError(f"PyTorch failed ({' '.join(cmd)}):\n{p.stderr[-2000:]}")
@@ -507,6 +532,17 @@ def main():
                  + ", ".join(f"{v:.4f}" for v in fl["genmod"]) + "; PyTorch " + ", ".join(f"{v:.4f}" for v in fl["PyTorch"])
                  + " (each side draws its own initial weights and noise: the same bound at the same scale, "
                    "not a weight-level mirror check)")
+    for cfg, batch in dict.fromkeys((c, b) for c, _, b, _, _ in CONFIGS if c in GAN_CONFIGS):
+        t = next(r for c, b, _, s, r in results if c == cfg and b == batch and s == "PyTorch")
+        g = next(r for c, b, _, s, r in results if c == cfg and b == batch and s == "genmod")
+        o.append(f"- {cfg} (bench/torch_gan.py): {g['params'] or 0:,} parameters in genmod, {t['params']:,} in PyTorch "
+                 f"(generator {t['params_g']:,}, discriminator {t['params_d']:,}); one step = 1 generator update + "
+                 f"{t['d_steps']} {'critic' if cfg == 'wgan-gp' else 'discriminator'} update{'s' if t['d_steps'] > 1 else ''}, "
+                 f"each on a fresh batch of {batch}. No weight-level check: same layer shapes and counts, PyTorch in NCHW "
+                 f"with torch's GroupNorm, nearest-upsample + 3x3 conv at full resolution, class embeddings as lookups; "
+                 + ("the discriminator's SpaceToDepth + 3x3 convs as pixel_unshuffle + 3x3 convs."
+                    if t["d_conv"] == "s2d" else "the discriminator's SpaceToDepth + 3x3 convs as the equivalent 6x6 "
+                    "stride-2 convs."))
     o.append(f"- SGEMM peak, 1024x1024 float32, 2 threads, best of 2x30 (PyTorch) and 2x20 (genmod) products at the start and end of the run: PyTorch torch.mm {t_mm['gflops']:.1f} GFLOP/s, "
              f"genmod's GoMLX backend ({g_mm['backend']}) {g_mm['gflops']:.1f} GFLOP/s"
              + (f"; PyTorch on the stock reference BLAS {ref_mm['gflops']:.1f} GFLOP/s" if ref else ""))
@@ -532,7 +568,12 @@ def main():
                    "as four 2x2 convs at low resolution, 4/9 of the nominal work of that layer). For the DiT the two "
                    "batched products of each attention (scores and weighted values) are counted too"
                  + ("; for glow the invertible 1x1 convs (B·H·W·C² per step) and the assembly of their C×C matrices"
-                    if any(c == "glow" for c, *_ in CONFIGS) else "") + ".")
+                    if any(c == "glow" for c, *_ in CONFIGS) else "") + "."
+                 + (" For the GANs a step is counted pass by pass instead, in forward passes of each network (forward, input "
+                    "gradient, weight gradient 1 each): every D update runs G forward (1) and D on the reals and on the "
+                    "fakes (3 + 3), and for wgan-gp D on the interpolates (6: forward, input gradient, and the backward "
+                    "of both through the weights); the G update runs G forward and backward (3) and D forward and input "
+                    "gradient (2)." if any(c in GAN_CONFIGS for c, *_ in CONFIGS) else ""))
     if samples:
         def sbest(sampler, k, side):
             rs = [r for s_, k_, _, sd, r in samples if s_ == sampler and k_ == k and sd == side]

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Side-by-side training and sampling speed of genmod against PyTorch 1.13
 # (Debian's python3-torch), run by `make bench` after it built bin/genmod.
-# Prints a markdown report (see bench/compare.py); takes about 23 minutes on a
-# quiet 2-core machine (training rows ~11, sampling ~11; BENCH_SAMPLE_ROUNDS=0
-# skips sampling), a few minutes with BENCH_QUICK=1.
+# Prints a markdown report (see bench/compare.py); takes about 32 minutes on a
+# quiet 2-core machine (training rows ~20, of which the two GAN rows ~9;
+# sampling ~11; BENCH_SAMPLE_ROUNDS=0 skips sampling), a few minutes with
+# BENCH_QUICK=1.
 #
 # PyTorch and BLAS: Debian's python3-torch does its matrix products through
 # the system libblas.so.3, which on a plain install is libblas3, the netlib
@@ -18,9 +19,11 @@
 # The stock configuration is also timed once, for context.
 #
 # Environment: BENCH_CONFIGS (run only these rows, comma-separated: rf-mlp,
-# rf-unet, rf-mlp-fm, dit, realnvp-mlp, glow, vae-mlp, iwae-mlp, sampling;
-# e.g. BENCH_CONFIGS=realnvp-mlp,glow bench/run.sh for the two flow rows,
-# ~5 min; BENCH_CONFIGS=vae-mlp,iwae-mlp for the VAE rows),
+# rf-unet, rf-mlp-fm, dit, realnvp-mlp, glow, vae-mlp, iwae-mlp, dcgan,
+# wgan-gp, sampling; e.g. BENCH_CONFIGS=realnvp-mlp,glow bench/run.sh for the
+# two flow rows, ~5 min; BENCH_CONFIGS=vae-mlp,iwae-mlp for the VAE rows;
+# BENCH_CONFIGS=dcgan,wgan-gp for the GAN rows, ~9 min, their PyTorch side
+# in bench/torch_gan.py),
 # BENCH_ROUNDS (2), BENCH_SAMPLE_ROUNDS (1), BENCH_QUICK=1 (smoke
 # test: few steps, no waiting for quiet), BENCH_QUIET_WAIT (60 s),
 # BENCH_SOFT_LIMIT (1200 s), GENMOD (bin/genmod), BENCH_NO_FETCH=1 (never run
